@@ -1,0 +1,405 @@
+"""The point-in-time frame: population, labels and features at every cutoff, as Ibis.
+
+How it stays honest and fast
+----------------------------
+Time runs on whole days. The cutoffs and every window edge (``t - w``, ``t - 2w``,
+``t + horizon``, ``t - active_within``) are *boundaries*; the days between two neighbouring
+boundaries form a *segment*. Events are rolled up once per (customer, day), then once per
+(customer, segment), labelled by the segment's end. Every window a cutoff needs is a union
+of whole segments, so each feature is one range-window aggregate over that small table,
+evaluated at a "probe" row placed at the cutoff:
+
+* features at ``t``: segments ending in ``[t - w + 1, t]``, i.e. days in ``[t - w, t)``;
+* all history at ``t``: segments ending at or before ``t``, i.e. days before ``t``;
+* the label at ``t``: segments ending in ``[t + 1, t + horizon]``, i.e. days in
+  ``[t, t + horizon)``.
+
+A feature therefore never sees a day at or after its cutoff, and a label never sees a day
+outside its window. The events are scanned once whatever the number of cutoffs; the work
+after the roll-up grows with customers x cutoffs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from propensity.engine import Engine
+from propensity.errors import DataError
+from propensity.snapshots.cutoffs import day_number, schedule
+from propensity.sources.filters import compile_where
+from propensity.sources.reading import Source, feature_columns
+from propensity.spec import Duration, Spec
+
+__all__ = ["FramePlan", "plan_frame", "slug"]
+
+_O = "__o"  # the day number a row sits at: a segment's end, or a probe's cutoff
+_PROBE = "__probe"
+
+
+def slug(text: str) -> str:
+    """A name that reads as a word in a feature name: ``Unit Price`` -> ``unit_price``."""
+    out = re.sub(r"[^0-9a-zA-Z]+", "_", str(text)).strip("_").lower()
+    return out or "blank"
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What :func:`plan_frame` decided, with the expression that computes the frame."""
+
+    expr: ir.Table
+    key: str
+    cutoffs: list[dt.date]
+    features: list[str]
+    observed_end: dt.date
+    labeled: list[dt.date] = field(default_factory=list)
+
+
+@dataclass
+class _SourcePlan:
+    name: str
+    prefix: str
+    source: Source
+    levels: dict[str, list[object]]
+    values: dict[str, str] = field(default_factory=dict)  # segment column -> ibis type
+
+
+def observed_end(engine: Engine, sources: dict[str, Source]) -> dt.date:
+    """The day of the last event in any events source (the first day not fully observed)."""
+    parts = [
+        s.table.aggregate(m=s.table[s.spec.time].max()).mutate(src=ibis.literal(n))
+        for n, s in sources.items()
+        if s.spec.kind == "events" and s.spec.time
+    ]
+    if not parts:
+        raise DataError("sources: no events source; add one with kind = \"events\"")
+    result = engine.to_pandas(ibis.union(*parts))
+    latest = result["m"].max()
+    if latest is None or str(latest) == "NaT":
+        raise DataError("sources: the events sources have no rows with a readable time")
+    return latest.date()  # type: ignore[no-any-return]
+
+
+def plan_frame(
+    engine: Engine,
+    spec: Spec,
+    sources: dict[str, Source],
+    *,
+    cutoffs: list[dt.date] | None = None,
+) -> FramePlan:
+    """Plan the point-in-time frame of a project.
+
+    Parameters
+    ----------
+    engine
+        Runs the few small queries planning needs (last event, category levels).
+    spec
+        The project.
+    sources
+        The opened sources (:func:`propensity.sources.open_sources`).
+    cutoffs
+        Cutoffs to use instead of the spec's schedule (e.g. one as-of date for scoring).
+        Labels are null where the label window is not fully observed.
+    """
+    if spec.target is None or spec.cutoffs is None:
+        raise DataError("target: the project is in table mode; it has no point-in-time frame")
+    key = spec.entity.key
+    target = spec.target
+    horizon = target.horizon.days
+    end = observed_end(engine, sources)
+    cut = cutoffs if cutoffs is not None else schedule(spec.cutoffs, horizon, end)
+    end_n = day_number(end)
+    labeled = [c for c in cut if day_number(c) + horizon <= end_n]
+
+    windows = sorted(set(spec.features.windows), key=lambda d: d.days)
+    active = spec.population.active_within
+    pop_source = spec.population.source or target.source
+
+    bounds: set[int] = set()
+    for c in cut:
+        t = day_number(c)
+        bounds |= {t, t + horizon}
+        for w in windows:
+            bounds |= {t - w.days, t - 2 * w.days}
+        if active is not None:
+            bounds.add(t - active.days)
+    ordered = sorted(bounds)
+
+    events = {n: s for n, s in sources.items() if s.spec.kind == "events"}
+    plans = [_plan_source(engine, n, s, spec.features.max_levels) for n, s in events.items()]
+    calendar = _calendar(engine, ordered)
+
+    segments = []
+    for plan in plans:
+        label_where = target.where if plan.name == target.source else None
+        label_measure = target.measure if plan.name == target.source else None
+        segments.append(
+            _segments(plan, key, calendar, ordered[0], label_where, label_measure)
+        )
+    value_types: dict[str, str] = {}
+    for plan in plans:
+        value_types.update(plan.values)
+    entity = spec.entity_source()
+    candidates = _candidates(key, sources, entity[0] if entity else None)
+    cut_table = ibis.memtable(
+        {_O: [day_number(c) for c in cut], "cutoff": cut},
+        schema={_O: "int64", "cutoff": "date"},
+    )
+    probes = candidates.cross_join(cut_table).mutate(**{_PROBE: ibis.literal(True)})
+    probes = probes.mutate(**{c: ibis.null(t) for c, t in value_types.items()})
+    columns = [key, _O, "cutoff", _PROBE, *value_types]
+    stacked = [probes.select(columns)]
+    for seg, plan in zip(segments, plans, strict=True):
+        seg = seg.mutate(
+            cutoff=ibis.null("date"),
+            **{_PROBE: ibis.literal(False)},
+            **{c: ibis.null(t) for c, t in value_types.items() if c not in plan.values},
+        )
+        stacked.append(seg.select(columns))
+    rows = ibis.union(*stacked, distinct=False)
+
+    aggs: dict[str, ir.Value] = {}
+    for plan in plans:
+        _window_aggregates(plan, key, windows, spec.features.trends, aggs)
+    population_col = None
+    if active is not None:
+        population_col = "__active"
+        a = active.days
+        win = ibis.window(group_by=key, order_by=_O, range=(-(a - 1), 0))
+        aggs[population_col] = rows[f"{slug(pop_source)}__n"].sum().over(win)
+    elif entity is None or entity[1].time is None:
+        population_col = "__active"
+        win = ibis.window(group_by=key, order_by=_O, range=(None, 0))
+        aggs[population_col] = rows[f"{slug(pop_source)}__n"].sum().over(win)
+    tgt = slug(target.source)
+    label_win = ibis.window(group_by=key, order_by=_O, range=(1, horizon))
+    label_col = f"{tgt}__label_n" if target.kind != "amount" else f"{tgt}__label_amount"
+    aggs["__label_value"] = rows[label_col].sum().over(label_win)
+
+    probed = rows.mutate(**aggs).filter(rows[_PROBE])
+    frame, features = _derive(probed, plans, windows, spec.features.trends)
+
+    # population and label
+    conditions = []
+    if population_col is not None:
+        conditions.append(frame[population_col].fill_null(0) > 0)
+    entity_feats: list[str] = []
+    if entity is not None:
+        ent_name, ent_spec = entity
+        ent = sources[ent_name].table
+        ent_cols = feature_columns(sources[ent_name], key)
+        keep = [key, *ent_cols]
+        if ent_spec.time:
+            keep.append(ent_spec.time)
+        ent = ent.select(keep).distinct(on=key, keep="first") if ent_cols or ent_spec.time else ent
+        frame = frame.inner_join(ent, key)
+        if ent_spec.time:
+            signup = frame[ent_spec.time].epoch_seconds() // 86400
+            # signed up strictly before the cutoff day
+            conditions.append(signup.notnull() & (frame[_O] > signup))
+            frame = frame.mutate(tenure_days=(frame[_O] - signup).cast("int64"))
+            entity_feats.append("tenure_days")
+        renamed = {}
+        for col in ent_cols:
+            name = slug(col)
+            if name in features or name in entity_feats or name in {key, "cutoff", "label"}:
+                name = f"{slug(ent_name)}_{name}"
+            renamed[name] = frame[col]
+            entity_feats.append(name)
+        frame = frame.mutate(**renamed) if renamed else frame
+    for cond in conditions:
+        frame = frame.filter(cond)
+    value = frame["__label_value"].fill_null(0)
+    if target.kind == "inactivity":
+        label: ir.Value = (value == 0).cast("int8")
+    elif target.kind == "event":
+        label = (value > 0).cast("int8")
+    else:
+        label = value.cast("float64")
+    observed = (frame[_O] + horizon) <= end_n
+    frame = frame.mutate(label=ibis.ifelse(observed, label, ibis.null(label.type())))
+    all_features = features + entity_feats
+    out = frame.select(key, "cutoff", "label", *all_features).order_by(["cutoff", key])
+    return FramePlan(out, key, cut, all_features, end, labeled)
+
+
+def _plan_source(engine: Engine, name: str, source: Source, max_levels: int) -> _SourcePlan:
+    table = source.table
+    levels: dict[str, list[object]] = {}
+    for col in source.spec.categories:
+        counts = engine.to_pandas(
+            table.filter(table[col].notnull())
+            .group_by(col)
+            .aggregate(n=ibis._.count())
+            .order_by([ibis.desc("n"), col])
+            .limit(max_levels)
+        )
+        levels[col] = list(counts[col])
+    return _SourcePlan(name, slug(name), source, levels)
+
+
+def _calendar(engine: Engine, bounds: list[int]) -> ir.Table:
+    """Each day from the day before the first boundary to the last, with its segment's end."""
+    days: list[int] = []
+    ends: list[int] = []
+    days.append(bounds[0] - 1)
+    ends.append(bounds[0])
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        days.extend(range(lo, hi))
+        ends.extend([hi] * (hi - lo))
+    import pyarrow as pa
+
+    table = pa.table({"__day": pa.array(days, pa.int64()), _O: pa.array(ends, pa.int64())})
+    return engine.register_arrow(table, "__calendar")
+
+
+def _segments(
+    plan: _SourcePlan,
+    key: str,
+    calendar: ir.Table,
+    first_bound: int,
+    label_where: str | None,
+    label_measure: str | None,
+) -> ir.Table:
+    """Roll a source's events up to one row per (customer, day), then per (customer, segment)."""
+    src = plan.source
+    t = src.table
+    p = plan.prefix
+    assert src.spec.time is not None  # noqa: S101 - guaranteed by SourceSpec validation
+    day = (t[src.spec.time].epoch_seconds() // 86400).cast("int64")
+    # days before the first boundary all fall into its segment
+    t = t.mutate(__day=ibis.ifelse(day < first_bound, first_bound - 1, day), __realday=day)
+    daily: dict[str, ir.Value] = {f"{p}__n": t.count()}
+    if label_where is not None:
+        cond = compile_where(label_where, t, "target.where")
+        daily[f"{p}__label_n"] = cond.cast("int64").sum()
+    elif label_measure is None:
+        daily[f"{p}__label_n"] = t.count()
+    if label_measure is not None:
+        daily[f"{p}__label_amount"] = t[label_measure].cast("float64").sum()
+    for m in src.spec.measures:
+        col = t[m].cast("float64")
+        daily[f"{p}__{slug(m)}__sum"] = col.sum()
+        daily[f"{p}__{slug(m)}__cnt"] = col.count()
+        daily[f"{p}__{slug(m)}__max"] = col.max()
+    for c, levels in plan.levels.items():
+        for i, level in enumerate(levels):
+            daily[f"{p}__{slug(c)}__{i}"] = (t[c] == level).cast("int64").sum()
+    by_day = t.group_by([key, "__day"]).aggregate(__real=t.__realday.max(), **daily)
+    # the day before each active day, for the gap between the last two active days
+    by_day = by_day.mutate(
+        __prev=by_day.__real.lag().over(ibis.window(group_by=key, order_by="__real"))
+    )
+    by_day = by_day.inner_join(calendar, "__day")
+    seg: dict[str, ir.Value] = {}
+    for col in daily:
+        if col.endswith("__max"):
+            seg[col] = by_day[col].max()
+        else:
+            seg[col] = by_day[col].sum()
+    seg[f"{p}__days"] = by_day.count()
+    seg[f"{p}__first"] = by_day.__real.min()
+    seg[f"{p}__last"] = by_day.__real.max()
+    seg[f"{p}__prev"] = by_day.__prev.max()
+    out = by_day.group_by([key, _O]).aggregate(**seg)
+    plan.values = {c: str(out[c].type()) for c in seg}
+    return out
+
+
+def _window_aggregates(
+    plan: _SourcePlan,
+    key: str,
+    windows: list[Duration],
+    trends: bool,
+    aggs: dict[str, ir.Value],
+) -> None:
+    """Add the range-window aggregates of one source to ``aggs``."""
+    p = plan.prefix
+    history = ibis.window(group_by=key, order_by=_O, range=(None, 0))
+    sums = [c for c in plan.values if not c.endswith(("__max", "__first", "__last", "__prev"))]
+    sums = [c for c in sums if "__label_" not in c]
+    maxes = [c for c in plan.values if c.endswith("__max")]
+
+    def col(name: str) -> ir.Value:
+        return ibis._[name]
+
+    for w in windows:
+        win = ibis.window(group_by=key, order_by=_O, range=(-(w.days - 1), 0))
+        for c in sums:
+            aggs[f"{c}@{w}"] = col(c).sum().over(win)
+        for c in maxes:
+            aggs[f"{c}@{w}"] = col(c).max().over(win)
+        if trends:
+            prev = ibis.window(group_by=key, order_by=_O, range=(-(2 * w.days - 1), -w.days))
+            aggs[f"{p}__n@prev{w}"] = col(f"{p}__n").sum().over(prev)
+            for m in plan.source.spec.measures:
+                c = f"{p}__{slug(m)}__sum"
+                aggs[f"{c}@prev{w}"] = col(c).sum().over(prev)
+    aggs[f"{p}__n@all"] = col(f"{p}__n").sum().over(history)
+    aggs[f"{p}__days@all"] = col(f"{p}__days").sum().over(history)
+    aggs[f"{p}__first@all"] = col(f"{p}__first").min().over(history)
+    aggs[f"{p}__last@all"] = col(f"{p}__last").max().over(history)
+    aggs[f"{p}__prev@all"] = col(f"{p}__prev").max().over(history)
+
+
+def _derive(
+    rows: ir.Table, plans: list[_SourcePlan], windows: list[Duration], trends: bool
+) -> tuple[ir.Table, list[str]]:
+    """Turn the window aggregates into named features."""
+    out: dict[str, ir.Value] = {}
+    t = rows[_O]
+    for plan in plans:
+        p = plan.prefix
+        for w in windows:
+            n = rows[f"{p}__n@{w}"].fill_null(0)
+            out[f"{p}_count_{w}"] = n
+            out[f"{p}_active_days_{w}"] = rows[f"{p}__days@{w}"].fill_null(0)
+            for m in plan.source.spec.measures:
+                base = f"{p}__{slug(m)}"
+                s = rows[f"{base}__sum@{w}"]
+                k = rows[f"{base}__cnt@{w}"].fill_null(0)
+                out[f"{p}_{slug(m)}_sum_{w}"] = s.fill_null(0)
+                out[f"{p}_{slug(m)}_mean_{w}"] = ibis.ifelse(k > 0, s / k, ibis.null("float64"))
+                out[f"{p}_{slug(m)}_max_{w}"] = rows[f"{base}__max@{w}"]
+            for c, levels in plan.levels.items():
+                for i, level in enumerate(levels):
+                    cnt = rows[f"{p}__{slug(c)}__{i}@{w}"].fill_null(0)
+                    name = f"{p}_{slug(c)}_{slug(str(level))}"
+                    out[f"{name}_count_{w}"] = cnt
+                    out[f"{name}_share_{w}"] = ibis.ifelse(
+                        n > 0, cnt.cast("float64") / n, ibis.null("float64")
+                    )
+            if trends:
+                prev = rows[f"{p}__n@prev{w}"].fill_null(0)
+                out[f"{p}_count_trend_{w}"] = ibis.ifelse(
+                    prev > 0, n.cast("float64") / prev, ibis.null("float64")
+                )
+                for m in plan.source.spec.measures:
+                    base = f"{p}__{slug(m)}__sum"
+                    cur = rows[f"{base}@{w}"].fill_null(0)
+                    before = rows[f"{base}@prev{w}"].fill_null(0)
+                    out[f"{p}_{slug(m)}_sum_trend_{w}"] = ibis.ifelse(
+                        before != 0, cur / before, ibis.null("float64")
+                    )
+        total_days = rows[f"{p}__days@all"].fill_null(0)
+        first = rows[f"{p}__first@all"]
+        last = rows[f"{p}__last@all"]
+        out[f"{p}_count_all"] = rows[f"{p}__n@all"].fill_null(0)
+        out[f"{p}_days_since_last"] = (t - last).cast("float64")
+        out[f"{p}_days_since_first"] = (t - first).cast("float64")
+        out[f"{p}_mean_gap_days"] = ibis.ifelse(
+            total_days > 1, (last - first).cast("float64") / (total_days - 1), ibis.null("float64")
+        )
+        out[f"{p}_last_gap_days"] = (last - rows[f"{p}__prev@all"]).cast("float64")
+    return rows.mutate(**out), list(out)
+
+
+def _candidates(key: str, sources: dict[str, Source], entity: str | None) -> ir.Table:
+    if entity is not None:
+        return sources[entity].table.select(key).distinct()
+    keys = [s.table.select(key) for s in sources.values() if s.spec.kind == "events"]
+    return ibis.union(*keys, distinct=True)
