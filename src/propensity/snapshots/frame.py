@@ -90,6 +90,7 @@ def plan_frame(
     sources: dict[str, Source],
     *,
     cutoffs: list[dt.date] | None = None,
+    with_features: bool = True,
 ) -> FramePlan:
     """Plan the point-in-time frame of a project.
 
@@ -104,6 +105,9 @@ def plan_frame(
     cutoffs
         Cutoffs to use instead of the spec's schedule (e.g. one as-of date for scoring).
         Labels are null where the label window is not fully observed.
+    with_features
+        False plans only the population, the label and the entity's own columns (what
+        ``check`` needs to look for leakage), which is much cheaper.
     """
     if spec.target is None or spec.cutoffs is None:
         raise DataError("target: the project is in table mode; it has no point-in-time frame")
@@ -163,8 +167,9 @@ def plan_frame(
     rows = ibis.union(*stacked, distinct=False)
 
     aggs: dict[str, ir.Value] = {}
-    for plan in plans:
-        _window_aggregates(plan, key, windows, spec.features.trends, aggs)
+    if with_features:
+        for plan in plans:
+            _window_aggregates(plan, key, windows, spec.features.trends, aggs)
     population_col = None
     if active is not None:
         population_col = "__active"
@@ -181,7 +186,10 @@ def plan_frame(
     aggs["__label_value"] = rows[label_col].sum().over(label_win)
 
     probed = rows.mutate(**aggs).filter(rows[_PROBE])
-    frame, features = _derive(probed, plans, windows, spec.features.trends)
+    if with_features:
+        frame, features = _derive(probed, plans, windows, spec.features.trends)
+    else:
+        frame, features = probed, []
 
     # population and label
     conditions = []
@@ -355,9 +363,9 @@ def _derive(
     for plan in plans:
         p = plan.prefix
         for w in windows:
-            n = rows[f"{p}__n@{w}"].fill_null(0)
+            n = rows[f"{p}__n@{w}"].fill_null(0).cast("int64")
             out[f"{p}_count_{w}"] = n
-            out[f"{p}_active_days_{w}"] = rows[f"{p}__days@{w}"].fill_null(0)
+            out[f"{p}_active_days_{w}"] = rows[f"{p}__days@{w}"].fill_null(0).cast("int64")
             for m in plan.source.spec.measures:
                 base = f"{p}__{slug(m)}"
                 s = rows[f"{base}__sum@{w}"]
@@ -367,7 +375,7 @@ def _derive(
                 out[f"{p}_{slug(m)}_max_{w}"] = rows[f"{base}__max@{w}"]
             for c, levels in plan.levels.items():
                 for i, level in enumerate(levels):
-                    cnt = rows[f"{p}__{slug(c)}__{i}@{w}"].fill_null(0)
+                    cnt = rows[f"{p}__{slug(c)}__{i}@{w}"].fill_null(0).cast("int64")
                     name = f"{p}_{slug(c)}_{slug(str(level))}"
                     out[f"{name}_count_{w}"] = cnt
                     out[f"{name}_share_{w}"] = ibis.ifelse(
@@ -388,7 +396,7 @@ def _derive(
         total_days = rows[f"{p}__days@all"].fill_null(0)
         first = rows[f"{p}__first@all"]
         last = rows[f"{p}__last@all"]
-        out[f"{p}_count_all"] = rows[f"{p}__n@all"].fill_null(0)
+        out[f"{p}_count_all"] = rows[f"{p}__n@all"].fill_null(0).cast("int64")
         out[f"{p}_days_since_last"] = (t - last).cast("float64")
         out[f"{p}_days_since_first"] = (t - first).cast("float64")
         out[f"{p}_mean_gap_days"] = ibis.ifelse(

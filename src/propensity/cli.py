@@ -1,0 +1,184 @@
+"""The command line: one thin function per verb over :class:`propensity.project.Project`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from propensity import __version__
+from propensity.errors import PropensityError
+
+app = typer.Typer(
+    name="propensity",
+    help="From raw customer tables to honest churn and conversion decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="The project folder (holds propensity.toml).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")]
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"propensity {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """From raw customer tables to honest churn and conversion decisions."""
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The new project's folder.")],
+    demo: Annotated[bool, typer.Option("--demo", help="Write simulated data too.")] = False,
+    customers: Annotated[int, typer.Option(help="Customers in the demo.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="The demo's random seed.")] = 7,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a project; --demo writes simulated data and a spec that works as is."""
+    from propensity.demo.project import init_project
+
+    if demo and not as_json:
+        with err.status(f"simulating {customers:,} customers"):
+            result = init_project(folder, demo=demo, customers=customers, seed=seed, force=force)
+    else:
+        result = init_project(folder, demo=demo, customers=customers, seed=seed, force=force)
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(f"[green]created[/] {result['spec']}")
+    rows = result["rows"]
+    if isinstance(rows, dict) and rows:
+        listed = ", ".join(f"{n} {v:,}" for n, v in rows.items())
+        out.print(f"simulated data in {folder / 'data'}: {listed} rows")
+    out.print(f"next: propensity check --project {folder}")
+
+
+@app.command()
+def check(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Validate the spec and the data; flag leakage suspects. Exits 2 on errors."""
+    from propensity.project import Project
+
+    proj = Project.load(project)
+    if as_json:
+        report = proj.check()
+        _emit_json(report.summary())
+    else:
+        with err.status("checking sources"):
+            report = proj.check()
+        table = Table(title=f"check: {proj.spec.project.name}", show_lines=False)
+        for col in ("source", "kind", "rows", "from", "to"):
+            table.add_column(col)
+        for name, info in report.sources.items():
+            table.add_row(
+                name,
+                str(info.get("kind", "")),
+                f"{info.get('rows', 0):,}",
+                str(info.get("time_min", ""))[:10],
+                str(info.get("time_max", ""))[:10],
+            )
+        out.print(table)
+        colours = {"error": "red", "warning": "yellow", "info": "blue"}
+        for f in report.findings:
+            out.print(f"[{colours[f.severity]}]{f.severity}[/] {f.source}: {f.message}")
+        verdict = "[green]ok[/]" if report.ok else "[red]errors found[/]"
+        out.print(f"{verdict}: {len(report.errors)} errors, {len(report.warnings)} warnings")
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command()
+def build(
+    project: ProjectOpt = Path("."),
+    as_json: JsonOpt = False,
+    show_sql: Annotated[
+        bool, typer.Option("--show-sql", help="Print the SQL that computes the frame, then stop.")
+    ] = False,
+) -> None:
+    """Build the point-in-time frame: one row per (customer, cutoff) with label and features."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from propensity.project import Project
+
+    proj = Project.load(project)
+    if show_sql:
+        sys.stdout.write(proj.frame_sql() + "\n")
+        return
+    if as_json:
+        result = proj.build()
+        _emit_json(result.summary())
+        return
+    steps = 5
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("[dim]{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("building", total=steps)
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, advance=1)
+
+        result = proj.build(step)
+    table = Table(title=f"frame: {proj.spec.project.name}")
+    for col in ("cutoff", "rows", "labelled", "label rate"):
+        table.add_column(col, justify="right")
+    for row in result.per_cutoff:
+        rate = row["label_rate"]
+        table.add_row(
+            str(row["cutoff"] or "-"),
+            f"{row['rows']:,}",
+            f"{row['labeled']:,}",
+            "-" if rate is None else f"{rate:.1%}",
+        )
+    out.print(table)
+    rate = result.label_rate
+    out.print(
+        f"{result.rows:,} rows, {result.customers:,} customers, {len(result.features)} features, "
+        f"label rate {'-' if rate is None else f'{rate:.1%}'}, {result.seconds:.1f} s"
+    )
+    for note in result.notes:
+        out.print(f"[yellow]note[/] {note}")
+    out.print(f"frame: {result.frame_path}")
+
+
+def main() -> None:
+    """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except PropensityError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,312 @@
+"""Project: a spec, its workspace and its engine; the verbs as methods.
+
+The CLI, the service and notebooks all go through this class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from propensity import __version__
+from propensity._io import atomic_path, file_sha256, write_json
+from propensity.engine import Engine
+from propensity.errors import DataError, SpecError
+from propensity.snapshots.frame import FramePlan, plan_frame
+from propensity.sources.checks import CheckReport, run_checks
+from propensity.sources.reading import Source, feature_columns, open_sources
+from propensity.spec import SPEC_FILE, Spec
+
+__all__ = ["BuildResult", "Project"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+_POSITIVE_WORDS = {"yes", "true", "1", "churn", "churned", "y", "t", "positive"}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What ``build`` wrote and what is in it."""
+
+    frame_path: Path
+    manifest_path: Path
+    rows: int
+    customers: int
+    features: list[str]
+    per_cutoff: list[dict[str, Any]]
+    label_rate: float | None
+    seconds: float
+    table_mode: bool
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (what ``build --json`` prints)."""
+        return {
+            "frame": str(self.frame_path),
+            "manifest": str(self.manifest_path),
+            "rows": self.rows,
+            "customers": self.customers,
+            "cutoffs": self.per_cutoff,
+            "label_rate": self.label_rate,
+            "features": len(self.features),
+            "seconds": round(self.seconds, 2),
+            "table_mode": self.table_mode,
+            "notes": self.notes,
+        }
+
+
+class Project:
+    """A propensity project: the spec file, the folder it sits in, and its workspace.
+
+    Parameters
+    ----------
+    root
+        The project folder (holding ``propensity.toml``).
+    spec
+        The validated project file.
+    """
+
+    def __init__(self, root: Path, spec: Spec) -> None:
+        self.root = root
+        self.spec = spec
+
+    @classmethod
+    def load(cls, path: str | Path = ".") -> Project:
+        """Load the project in ``path`` (a folder, or the ``propensity.toml`` file itself)."""
+        path = Path(path)
+        spec_path = path if path.is_file() else path / SPEC_FILE
+        return cls(spec_path.parent.resolve(), Spec.load(spec_path))
+
+    @property
+    def workspace(self) -> Path:
+        """Where outputs live: ``.propensity/`` beside the spec."""
+        return self.root / ".propensity"
+
+    @property
+    def frame_path(self) -> Path:
+        """The point-in-time frame written by :meth:`build`."""
+        return self.workspace / "frames" / "frame.parquet"
+
+    @property
+    def manifest_path(self) -> Path:
+        """The frame's manifest (spec hash, input fingerprints, rows per cutoff)."""
+        return self.workspace / "frames" / "frame.json"
+
+    # -- verbs ---------------------------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """Validate the data against the spec; see :mod:`propensity.sources.checks`."""
+        engine = Engine(self.spec.engine)
+        try:
+            return run_checks(engine, self.spec, self.root)
+        finally:
+            engine.close()
+
+    def frame_sql(self) -> str:
+        """The SQL the engine runs to compute the frame (``build --show-sql``)."""
+        engine = Engine(self.spec.engine)
+        try:
+            sources = open_sources(engine, self.spec, self.root)
+            return engine.sql(self._frame_expr(engine, sources)[0])
+        finally:
+            engine.close()
+
+    def build(self, progress: Progress | None = None) -> BuildResult:
+        """Compute the point-in-time frame and write it with its manifest.
+
+        Parameters
+        ----------
+        progress
+            Called with the name of each step as it starts.
+        """
+        say = progress or (lambda _step: None)
+        started = time.perf_counter()
+        engine = Engine(self.spec.engine)
+        try:
+            say("reading sources")
+            sources = open_sources(engine, self.spec, self.root)
+            say("planning features and labels")
+            expr, plan = self._frame_expr(engine, sources)
+            say("computing the frame")
+            with atomic_path(self.frame_path) as tmp:
+                engine.write_parquet(expr, tmp)
+                say("summarising")
+                stats = self._frame_stats(engine, tmp)
+            if stats["rows"] == 0:
+                self.frame_path.unlink()
+                raise DataError(
+                    "build: the frame has no rows; no customer is in the population at any "
+                    "cutoff. Check cutoffs.start against the data's dates and "
+                    "population.active_within"
+                )
+            say("fingerprinting inputs")
+            features = plan.features if plan else self._table_features(sources)
+            manifest = self._manifest(sources, stats, features, plan)
+            write_json(self.manifest_path, manifest)
+        finally:
+            engine.close()
+        notes = []
+        if self.spec.table_mode:
+            notes.append("table mode: one snapshot, no cutoffs; time is not respected")
+        return BuildResult(
+            frame_path=self.frame_path,
+            manifest_path=self.manifest_path,
+            rows=stats["rows"],
+            customers=stats["customers"],
+            features=features,
+            per_cutoff=stats["per_cutoff"],
+            label_rate=stats["label_rate"],
+            seconds=time.perf_counter() - started,
+            table_mode=self.spec.table_mode,
+            notes=notes,
+        )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _frame_expr(
+        self, engine: Engine, sources: dict[str, Source]
+    ) -> tuple[ir.Table, FramePlan | None]:
+        if self.spec.table_mode:
+            return table_frame(engine, self.spec, sources), None
+        plan = plan_frame(engine, self.spec, sources)
+        return plan.expr, plan
+
+    def _table_features(self, sources: dict[str, Source]) -> list[str]:
+        (source,) = sources.values()
+        return feature_columns(source, self.spec.entity.key)
+
+    def _frame_stats(self, engine: Engine, path: Path) -> dict[str, Any]:
+        frame = engine.con.read_parquet(str(path))
+        key = self.spec.entity.key
+        per = engine.to_pandas(
+            frame.group_by("cutoff")
+            .aggregate(
+                rows=frame.count(),
+                labeled=frame.label.count(),
+                label_mean=frame.label.cast("float64").mean(),
+            )
+            .order_by("cutoff")
+        )
+        totals = engine.to_pandas(
+            frame.aggregate(
+                rows=frame.count(),
+                customers=frame[key].nunique(),
+                label_mean=frame.label.cast("float64").mean(),
+            )
+        ).iloc[0]
+        per_cutoff = [
+            {
+                "cutoff": None if _isnull(r.cutoff) else str(r.cutoff)[:10],
+                "rows": int(r.rows),
+                "labeled": int(r.labeled),
+                "label_rate": None if _isnull(r.label_mean) else round(float(r.label_mean), 4),
+            }
+            for r in per.itertuples()
+        ]
+        mean = totals["label_mean"]
+        return {
+            "rows": int(totals["rows"]),
+            "customers": int(totals["customers"]),
+            "label_rate": None if _isnull(mean) else round(float(mean), 4),
+            "per_cutoff": per_cutoff,
+            "schema": {n: str(t) for n, t in frame.schema().items()},
+        }
+
+    def _manifest(
+        self,
+        sources: dict[str, Source],
+        stats: dict[str, Any],
+        features: list[str],
+        plan: FramePlan | None,
+    ) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "kind": "propensity.frame",
+            "propensity_version": __version__,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "spec_hash": spec.spec_hash(),
+            "frame_sha256": file_sha256(self.frame_path),
+            "key": spec.entity.key,
+            "target": None if spec.target is None else spec.target.model_dump(mode="json"),
+            "table_mode": spec.table_mode,
+            "observed_end": None if plan is None else str(plan.observed_end),
+            "inputs": {
+                name: {
+                    "path": str(src.spec.path),
+                    "table": src.spec.table,
+                    "bytes": _size(src.path),
+                    "sha256": file_sha256(src.path),
+                }
+                for name, src in sources.items()
+            },
+            "rows": stats["rows"],
+            "customers": stats["customers"],
+            "label_rate": stats["label_rate"],
+            "per_cutoff": stats["per_cutoff"],
+            "features": [{"name": f, "dtype": stats["schema"][f]} for f in features],
+        }
+
+
+def table_frame(engine: Engine, spec: Spec, sources: dict[str, Source]) -> ir.Table:
+    """The frame of a project in table mode: the table itself, with a 0/1 label."""
+    ((name, source),) = sources.items()
+    src = source.spec
+    table = source.table
+    key = spec.entity.key
+    assert src.label is not None  # noqa: S101 - guaranteed by SourceSpec validation
+    label_col = table[src.label]
+    positive = src.positive
+    if positive is None:
+        kind = label_col.type()
+        if kind.is_boolean():
+            positive = True
+        elif kind.is_numeric():
+            positive = 1
+        else:
+            values = list(
+                engine.to_pandas(table.select(src.label).distinct().limit(20))[src.label]
+            )
+            positive = guess_positive(values)
+            if positive is None:
+                shown = ", ".join(repr(v) for v in values if not _isnull(v))
+                raise SpecError(
+                    f"sources.{name}.positive: say which value of '{src.label}' is the outcome "
+                    f"to predict; the column holds: {shown}"
+                )
+    if isinstance(positive, str) and label_col.type().is_string():
+        label = (label_col.strip().lower() == positive.strip().lower()).cast("int8")
+    else:
+        label = (label_col == positive).cast("int8")
+    label = ibis.ifelse(label_col.isnull(), ibis.null("int8"), label)
+    cutoff = table[src.time].date() if src.time else ibis.null("date")
+    feats = feature_columns(source, key)
+    return table.select(
+        table[key], cutoff.name("cutoff"), label.name("label"), *[table[c] for c in feats]
+    )
+
+
+def guess_positive(values: list[object]) -> object | None:
+    """The value of a label column that most likely means "yes, it happened"."""
+    for value in values:
+        if str(value).strip().lower() in _POSITIVE_WORDS:
+            return value
+    return None
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _isnull(value: object) -> bool:
+    return value is None or str(value) in {"NaT", "nan", "<NA>", "None"}
