@@ -103,7 +103,11 @@ def check(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
         out.print(table)
         colours = {"error": "red", "warning": "yellow", "info": "blue"}
         for f in report.findings:
-            out.print(f"[{colours[f.severity]}]{f.severity}[/] {f.source}: {f.message}")
+            out.print(
+                f"[{colours[f.severity]}]{f.severity}[/] {f.source}: {f.message}",
+                soft_wrap=True,
+                highlight=False,
+            )
         verdict = "[green]ok[/]" if report.ok else "[red]errors found[/]"
         out.print(f"{verdict}: {len(report.errors)} errors, {len(report.warnings)} warnings")
     if not report.ok:

@@ -130,6 +130,7 @@ class SourceSpec(_Section):
     table: str | None = None
     time: str | None = None
     where: str | None = None
+    derive: dict[str, str] = {}
     pii: list[str] = []
     measures: list[str] = []
     categories: list[str] = []

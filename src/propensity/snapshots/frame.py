@@ -410,4 +410,4 @@ def _candidates(key: str, sources: dict[str, Source], entity: str | None) -> ir.
     if entity is not None:
         return sources[entity].table.select(key).distinct()
     keys = [s.table.select(key) for s in sources.values() if s.spec.kind == "events"]
-    return ibis.union(*keys, distinct=True)
+    return ibis.union(*keys).distinct()

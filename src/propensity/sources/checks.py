@@ -17,6 +17,7 @@ from propensity.errors import PropensityError
 from propensity.sources.reading import (
     Source,
     _check_columns,
+    _derive,
     _read,
     feature_columns,
     open_sources,
@@ -92,7 +93,7 @@ def run_checks(engine: Engine, spec: Spec, root: Path) -> CheckReport:
     for name, src in spec.sources.items():
         path = resolve_path(root, src.path)
         try:
-            raw = _read(engine, name, src, path)
+            raw = _derive(_read(engine, name, src, path), name, src)
             _check_columns(name, src, path, raw, spec.entity.key)
         except PropensityError as exc:
             report.add("error", name, "readable", str(exc))
@@ -138,9 +139,14 @@ def _check_source(
         aggs[f"null::{col}"] = raw[col].isnull().sum()
         if not raw[col].type().is_nested():
             aggs[f"nunique::{col}"] = raw[col].approx_nunique()
-    for m in src.measures:
-        aggs[f"neg::{m}"] = (raw[m].cast("float64") < 0).sum()
     stats = engine.to_pandas(raw.aggregate(**aggs)).iloc[0].to_dict()
+    if src.measures:
+        # measures are summed after the source's `where`, so count negatives after it too
+        kept = source.table
+        negatives = kept.aggregate(
+            **{f"neg::{m}": (kept[m].cast("float64") < 0).sum() for m in src.measures}
+        )
+        stats.update(engine.to_pandas(negatives).iloc[0].to_dict())
     rows = int(stats["rows"])
     info: dict[str, Any] = {"kind": src.kind, "path": src.path, "rows": rows}
     if rows == 0:

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 
 from propensity.errors import SpecError
 
-__all__ = ["compile_where"]
+__all__ = ["compile_value", "compile_where"]
 
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq,
@@ -33,6 +33,12 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
+}
+_ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
 }
 _METHODS = {"startswith", "endswith", "contains"}
 _BACKTICK = re.compile(r"`([^`]+)`")
@@ -70,6 +76,25 @@ def compile_where(text: str, table: ir.Table, where: str) -> ir.BooleanValue:
     return result
 
 
+def compile_value(text: str, table: ir.Table, where: str) -> ir.Value:
+    """Compile a derived column such as ``Quantity * Price`` into an Ibis expression."""
+    names: dict[str, str] = {}
+
+    def _quote(match: re.Match[str]) -> str:
+        alias = f"__col{len(names)}"
+        names[alias] = match.group(1)
+        return alias
+
+    try:
+        tree = ast.parse(_BACKTICK.sub(_quote, text), mode="eval")
+    except SyntaxError:
+        raise SpecError(f"{where}: {text!r} is not an expression; write e.g. \"qty * price\"") from None
+    result = _Compiler(table, names, text, where).visit(tree.body)
+    if not isinstance(result, ir.Value):
+        raise SpecError(f"{where}: {text!r} names no column; write e.g. \"qty * price\"")
+    return result
+
+
 class _Compiler:
     def __init__(self, table: ir.Table, names: dict[str, str], text: str, where: str) -> None:
         self.table = table
@@ -102,6 +127,11 @@ class _Compiler:
             return -value
         if isinstance(node, ast.Compare):
             return self.compare(node)
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            left, right = self.visit(node.left), self.visit(node.right)
+            if isinstance(left, ir.Value) and left.type().is_integer() and isinstance(node.op, ast.Div):
+                left = left.cast("float64")
+            return _ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Name):
@@ -111,8 +141,9 @@ class _Compiler:
         if isinstance(node, ast.Tuple | ast.List):
             return [self.visit(e) for e in node.elts]
         raise self.fail(
-            f"'{ast.unparse(node)}' is not supported; use columns, literals, comparisons, "
-            "in (...), is None, and, or, not, .startswith(), .endswith(), .contains()"
+            f"'{ast.unparse(node)}' is not supported; use columns, literals, + - * /, "
+            "comparisons, in (...), is None, and, or, not, .startswith(), .endswith(), "
+            ".contains()"
         )
 
     def compare(self, node: ast.Compare) -> Any:

@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 
 from propensity.engine import Engine
 from propensity.errors import SourceError
-from propensity.sources.filters import compile_where
+from propensity.sources.filters import compile_value, compile_where
 from propensity.spec import SourceSpec, Spec
 
 __all__ = ["Source", "feature_columns", "open_sources", "resolve_path"]
@@ -66,7 +66,7 @@ def open_sources(engine: Engine, spec: Spec, root: Path) -> dict[str, Source]:
     raws: dict[str, tuple[Path, ir.Table]] = {}
     for name, src in spec.sources.items():
         path = resolve_path(root, src.path)
-        raw = _read(engine, name, src, path)
+        raw = _derive(_read(engine, name, src, path), name, src)
         _check_columns(name, src, path, raw, spec.entity.key)
         raws[name] = (path, _apply_types(raw, src))
     key_type = _common_key_type([t[spec.entity.key].type() for _, t in raws.values()])
@@ -155,6 +155,18 @@ def _read_sqlite(path: Path, table: str) -> object:
     except sqlite3.DatabaseError as exc:
         raise SourceError(f"{path}: cannot open it as a SQLite file: {exc}") from None
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _derive(table: ir.Table, name: str, src: SourceSpec) -> ir.Table:
+    """Add the source's derived columns (``derive.amount = "Quantity * Price"``)."""
+    if not src.derive:
+        return table
+    return table.mutate(
+        **{
+            col: compile_value(text, table, f"sources.{name}.derive.{col}")
+            for col, text in src.derive.items()
+        }
+    )
 
 
 def _check_columns(name: str, src: SourceSpec, path: Path, table: ir.Table, key: str) -> None:

@@ -1,0 +1,221 @@
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from propensity.errors import DataError
+from propensity.project import Project
+from tests.conftest import shop_spec, shop_tables
+
+
+def build(root):
+    result = Project.load(root).build()
+    frame = pd.read_parquet(result.frame_path)
+    frame["cutoff"] = pd.to_datetime(frame.cutoff)
+    return result, frame
+
+
+def row(frame, customer, cutoff):
+    hit = frame[(frame.customer_id == customer) & (frame.cutoff == pd.Timestamp(cutoff))]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+def test_frame_columns_and_hand_computed_features(make_project):
+    root = make_project(
+        shop_spec(cutoffs={"start": "2024-02-01", "every": "1mo", "end": "2024-04-01"}),
+        shop_tables(),
+    )
+    result, frame = build(root)
+    assert list(frame.columns[:3]) == ["customer_id", "cutoff", "label"]
+    assert "email" not in frame.columns  # PII is never a feature
+    assert "signup_date" not in frame.columns
+    # customer 3 signs up on 2024-03-15: not in the population before that
+    assert sorted(map(tuple, frame[["customer_id", "cutoff"]].astype(str).to_numpy())) == [
+        ("1", "2024-02-01"),
+        ("1", "2024-03-01"),
+        ("1", "2024-04-01"),
+        ("2", "2024-02-01"),
+        ("2", "2024-03-01"),
+        ("2", "2024-04-01"),
+        ("3", "2024-04-01"),
+    ]
+    r = row(frame, 1, "2024-03-01")
+    # orders in [2024-01-31, 2024-03-01): 2024-02-01 (20) and 2024-02-28 23:00 (30)
+    assert r.orders_count_30d == 2
+    assert r.orders_active_days_30d == 2
+    assert r.orders_amount_sum_30d == 50.0
+    assert r.orders_amount_mean_30d == 25.0
+    assert r.orders_amount_max_30d == 30.0
+    assert r.orders_channel_web_count_30d == 1
+    assert r.orders_channel_app_share_30d == 0.5
+    assert r.orders_count_trend_30d == 2.0  # 2 orders now, 1 in [2024-01-01, 2024-01-31)
+    assert r.orders_days_since_last == 2
+    assert r.orders_days_since_first == 56
+    assert r.orders_mean_gap_days == 27.0  # (2024-02-28 - 2024-01-05) / 2
+    assert r.orders_last_gap_days == 27.0
+    assert r.orders_count_all == 3
+    assert r.tenure_days == 60
+    assert r.plan == "a"
+    assert r.label == 1  # no order in [2024-03-01, 2024-03-31)
+    # an order stamped exactly at the cutoff counts for the label, not the features
+    r2 = row(frame, 2, "2024-03-01")
+    assert r2.orders_count_30d == 0
+    assert r2.label == 0
+    # the last cutoff's window ends after the data (2024-04-10): no label
+    assert frame[frame.cutoff == pd.Timestamp("2024-04-01")].label.isna().all()
+    assert [c["labeled"] for c in result.per_cutoff] == [2, 2, 0]
+
+
+def test_default_end_is_the_last_fully_observed_cutoff(make_project):
+    root = make_project(shop_spec(), shop_tables())
+    _, frame = build(root)
+    # data ends 2024-04-10, horizon 30d: 2024-03-01 + 30d <= 2024-04-10 < 2024-04-01 + 30d
+    assert sorted(frame.cutoff.dt.date.unique()) == [dt.date(2024, 2, 1), dt.date(2024, 3, 1)]
+    assert frame.label.notna().all()
+
+
+def test_event_and_amount_targets(make_project):
+    tables = shop_tables()
+    spec = shop_spec(
+        target={"kind": "event", "source": "orders", "horizon": "30d", "where": "channel == 'app'"},
+        cutoffs={"start": "2024-02-01", "every": "1mo", "end": "2024-03-01"},
+    )
+    _, frame = build(make_project(spec, tables))
+    # app orders: 2024-02-01 (customer 1), 2024-03-20 (customer 3), 2024-04-10 (customer 1)
+    assert row(frame, 1, "2024-02-01").label == 1
+    assert row(frame, 2, "2024-02-01").label == 0
+    assert row(frame, 1, "2024-03-01").label == 0
+    spec = shop_spec(
+        target={"kind": "amount", "source": "orders", "horizon": "30d", "measure": "amount"},
+        cutoffs={"start": "2024-02-01", "every": "1mo", "end": "2024-03-01"},
+    )
+    _, frame = build(make_project(spec, tables))
+    assert row(frame, 1, "2024-02-01").label == 50.0  # 20 + 30 in [02-01, 03-02)
+    assert row(frame, 2, "2024-03-01").label == 7.0
+    assert row(frame, 1, "2024-03-01").label == 0.0
+
+
+def test_population_without_entity_time_uses_any_past_event(make_project):
+    tables = shop_tables()
+    spec = shop_spec(population={})
+    spec["sources"]["customers"].pop("time")
+    spec["cutoffs"] = {"start": "2024-01-10", "every": "1mo", "end": "2024-03-10"}
+    _, frame = build(make_project(spec, tables))
+    # on 2024-01-10 only customer 1 has ordered; customer 2 first orders 2024-01-15
+    assert sorted(frame[frame.cutoff == pd.Timestamp("2024-01-10")].customer_id) == [1]
+    assert "tenure_days" not in frame.columns
+
+
+def test_no_labelled_cutoff_is_a_clear_error(make_project):
+    spec = shop_spec(cutoffs={"start": "2024-04-01", "every": "1mo"})
+    with pytest.raises(DataError, match=r"no cutoff from 2024-04-01 to 2024-03-11.*start earlier"):
+        build(make_project(spec, shop_tables()))
+
+
+def test_a_failed_build_leaves_no_partial_frame(make_project):
+    root = make_project(shop_spec(), shop_tables())
+    project = Project.load(root)
+    project.build()
+    before = project.frame_path.read_bytes()
+    (root / "data" / "orders.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(Exception, match="orders"):
+        project.build()
+    assert project.frame_path.read_bytes() == before
+    leftovers = [p.name for p in project.frame_path.parent.iterdir()]
+    assert sorted(leftovers) == ["frame.json", "frame.parquet"]
+
+
+def test_manifest_describes_the_frame(make_project):
+    import json
+
+    root = make_project(shop_spec(), shop_tables())
+    result, frame = build(root)
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["spec_hash"] == Project.load(root).spec.spec_hash()
+    assert set(manifest["inputs"]) == {"customers", "orders"}
+    assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
+    assert manifest["rows"] == len(frame)
+    assert [f["name"] for f in manifest["features"]] == list(frame.columns[3:])
+    assert manifest["per_cutoff"][0] == {
+        "cutoff": "2024-02-01",
+        "rows": 2,
+        "labeled": 2,
+        "label_rate": 0.0,
+    }
+
+
+# -- an independent oracle: the same features computed the slow, obvious way -------------
+
+
+def oracle(customers, orders, cutoffs, window, horizon, active):
+    rows = []
+    for c in cutoffs:
+        t = pd.Timestamp(c)
+        for cid, signup in zip(customers.customer_id, customers.signup_date, strict=True):
+            if pd.Timestamp(signup) >= t:
+                continue
+            mine = orders[orders.customer_id == cid]
+            day = mine.order_time.dt.floor("D")
+            past = mine[day < t]
+            if not (day[day < t] >= t - pd.Timedelta(days=active)).any():
+                continue
+            win = past[past.order_time.dt.floor("D") >= t - pd.Timedelta(days=window)]
+            future = mine[(day >= t) & (day < t + pd.Timedelta(days=horizon))]
+            last = past.order_time.dt.floor("D").max()
+            rows.append(
+                {
+                    "customer_id": cid,
+                    "cutoff": t,
+                    "label": int(len(future) == 0),
+                    "count": len(win),
+                    "days": win.order_time.dt.floor("D").nunique(),
+                    "sum": win.amount.sum(),
+                    "max": win.amount.max() if len(win) else np.nan,
+                    "since_last": (t - last).days,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_frame_matches_an_independent_pandas_computation(make_project):
+    rng = np.random.default_rng(3)
+    n, m = 40, 600
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1),
+            "signup_date": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+            "email": "x",
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, n + 1, m),
+            "order_time": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 600 * 86400, m), unit="s"),
+            "amount": rng.gamma(2, 20, m).round(2),
+            "channel": rng.choice(["web", "app"], m),
+        }
+    )
+    customers["signup_date"] = customers.signup_date.dt.date.astype(str)
+    spec = shop_spec(
+        features={"windows": ["45d"]},
+        target={"kind": "inactivity", "source": "orders", "horizon": "60d"},
+        population={"active_within": "120d"},
+        cutoffs={"start": "2023-03-01", "every": "6w", "end": "2024-06-01"},
+    )
+    _, frame = build(make_project(spec, {"customers.csv": customers, "orders.parquet": orders}))
+    frame = frame[frame.label.notna()]
+    cuts = sorted(frame.cutoff.unique())
+    expected = oracle(customers, orders, cuts, 45, 60, 120)
+    assert len(expected) > 100
+    got = frame.merge(expected, on=["customer_id", "cutoff"], how="outer", indicator=True)
+    assert (got._merge == "both").all()
+    assert (got.label_x == got.label_y).all()
+    assert (got.orders_count_45d == got["count"]).all()
+    assert (got.orders_active_days_45d == got["days"]).all()
+    np.testing.assert_allclose(got.orders_amount_sum_45d, got["sum"])
+    np.testing.assert_allclose(got.orders_amount_max_45d, got["max"])
+    assert (got.orders_days_since_last == got.since_last).all()
