@@ -74,7 +74,11 @@ class Engine:
             except Exception as exc:
                 raise SourceError(f"{path}: cannot open it as a DuckDB file: {_first_line(exc)}") from None
             self._attached.add(alias)
-        tables = self.con.list_tables(database=f"{alias}.main")
+        rows = self.con.raw_sql(
+            "select table_name from information_schema.tables where table_catalog = ?",
+            parameters=[alias],
+        ).fetchall()
+        tables = [r[0] for r in rows]
         if table not in tables:
             raise SourceError(
                 f"{path}: no table '{table}'; tables are: {', '.join(sorted(tables)) or '(none)'}"

@@ -51,7 +51,9 @@ def make_tables(rows, signup_days):
     customers = pd.DataFrame(
         {
             "customer_id": range(1, 6),
-            "signup_date": [(ORIGIN + pd.Timedelta(days=d)).date().isoformat() for d in signup_days],
+            "signup_date": [
+                (ORIGIN + pd.Timedelta(days=d)).date().isoformat() for d in signup_days
+            ],
         }
     )
     pings = pd.DataFrame({"customer_id": [1], "ping_time": [SENTINEL]})

@@ -32,7 +32,8 @@ Severity = Literal["error", "warning", "info"]
 
 HIGH_NULL_SHARE = 0.5
 LEAKAGE_AUC = 0.95
-_LEAKAGE_SAMPLE = 300_000
+_LEAKAGE_SAMPLE = 500_000
+_LEAKAGE_MIN_CLASS = 20
 
 
 @dataclass(frozen=True)
@@ -182,25 +183,27 @@ def _check_source(
                 "error",
                 name,
                 "duplicate_keys",
-                f"{dupes:,} rows repeat a {key} already seen (e.g. {example[key].iloc[0]!r} "
+                f"{dupes:,} rows repeat a {key} already seen (e.g. {_show(example[key].iloc[0])} "
                 f"appears {int(example['n'].iloc[0])} times); keep one row per customer",
             )
     if src.time:
         bad = int(stats["unreadable"] or 0)
         if bad:
             parsed = parse_time(raw[src.time], f"sources.{name}.time")
-            example = engine.to_pandas(
-                raw.filter(raw[src.time].notnull() & parsed.isnull())
-                .select(raw[src.time].cast("string").name("v"))
-                .limit(1)
-            )["v"].iloc[0]
+            example = _show(
+                engine.to_pandas(
+                    raw.filter(raw[src.time].notnull() & parsed.isnull())
+                    .select(raw[src.time].cast("string").name("v"))
+                    .limit(1)
+                )["v"].iloc[0]
+            )
             readable = rows - int(stats[f"null::{src.time}"]) - bad
             severity = "error" if readable == 0 else "warning"
             report.add(
                 severity,
                 name,
                 "unreadable_times",
-                f"{src.time}: {bad:,} values cannot be read as times (e.g. {example!r}); "
+                f"{src.time}: {bad:,} values cannot be read as times (e.g. {example}); "
                 "write ISO times such as 2024-01-31 10:00:00"
                 + ("" if severity == "error" else "; those rows are ignored"),
             )
@@ -237,7 +240,7 @@ def _check_source(
                 f"{col}: {nulls / rows:.0%} of values are missing",
             )
         distinct = stats.get(f"nunique::{col}")
-        if col in used and distinct is not None and int(distinct) <= 1 and nulls < rows:
+        if col in used and distinct is not None and int(distinct) <= 1 and nulls == 0:
             report.add(
                 "warning",
                 name,
@@ -322,21 +325,42 @@ def _check_leakage(
     if not renamed:
         return
     labeled = expr.filter(expr.label.notnull())
-    frame = engine.to_pandas(labeled.select("label", *renamed.values()).limit(_LEAKAGE_SAMPLE))
-    y = frame["label"].to_numpy(dtype=float)
-    if len(np.unique(y)) < 2:
-        return
+    frame = engine.to_pandas(
+        labeled.select("cutoff", "label", *renamed.values()).limit(_LEAKAGE_SAMPLE)
+    )
+    # judged cutoff by cutoff: a column written after the outcome matches the label best at
+    # the cutoffs whose windows it describes, and pooling all cutoffs would dilute that
+    groups = [g for _, g in frame.groupby("cutoff", dropna=False)] if len(frame) else []
     for original, col in renamed.items():
-        auc = _separation(frame[col], y)
-        if auc is not None and auc > LEAKAGE_AUC:
+        worst: tuple[float, object] | None = None
+        for group in groups:
+            y = group["label"].to_numpy(dtype=float)
+            if min(int((y == 1).sum()), int((y == 0).sum())) < _LEAKAGE_MIN_CLASS:
+                continue
+            auc = _separation(group[col], y)
+            if auc is not None and (worst is None or auc > worst[0]):
+                worst = (auc, group["cutoff"].iloc[0])
+        if worst is not None and worst[0] > LEAKAGE_AUC:
+            at = "" if _isnull(worst[1]) else f" at cutoff {str(worst[1])[:10]}"
             report.add(
                 "warning",
                 source.name,
                 "leakage_suspect",
-                f"{original}: predicts the label alone with ROC-AUC {auc:.3f} at the cutoffs; "
+                f"{original}: predicts the label alone with ROC-AUC {worst[0]:.3f}{at}; "
                 "a column known only after the outcome leaks the future: add it to "
                 f"sources.{source.name}.exclude unless it is truly known in advance",
             )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    item = getattr(value, "item", None)
+    return str(item() if callable(item) else value)
+
+
+def _isnull(value: object) -> bool:
+    return value is None or str(value) in {"NaT", "nan", "<NA>", "None"}
 
 
 def _separation(values: pd.Series, y: np.ndarray) -> float | None:

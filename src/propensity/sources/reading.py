@@ -104,7 +104,8 @@ def parse_time(col: ir.Value, where: str) -> ir.TimestampValue:
     if kind.is_date():
         return col.cast("timestamp")
     if kind.is_string():
-        return col.try_cast("timestamp")
+        # via a zoned timestamp, so that "+02:00" or "Z" is honoured and naive text is UTC
+        return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
     raise SourceError(
         f"{where}: the column holds {kind} values, not times; store dates as ISO text "
         "(2024-01-31 or 2024-01-31 10:00:00) or set types.COLUMN = \"timestamp\""
