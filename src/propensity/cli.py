@@ -61,7 +61,7 @@ def init(
     """Create a project; --demo writes simulated data and a spec that works as is."""
     from propensity.demo.project import init_project
 
-    if demo and not as_json:
+    if demo and not as_json and err.is_terminal:
         with err.status(f"simulating {customers:,} customers"):
             result = init_project(folder, demo=demo, customers=customers, seed=seed, force=force)
     else:
@@ -87,7 +87,10 @@ def check(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
         report = proj.check()
         _emit_json(report.summary())
     else:
-        with err.status("checking sources"):
+        if err.is_terminal:
+            with err.status("checking sources"):
+                report = proj.check()
+        else:
             report = proj.check()
         table = Table(title=f"check: {proj.spec.project.name}", show_lines=False)
         for col in ("source", "kind", "rows", "from", "to"):
@@ -123,8 +126,6 @@ def build(
     ] = False,
 ) -> None:
     """Build the point-in-time frame: one row per (customer, cutoff) with label and features."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from propensity.project import Project
 
     proj = Project.load(project)
@@ -135,6 +136,16 @@ def build(
         result = proj.build()
         _emit_json(result.summary())
         return
+    if not err.is_terminal:
+        result = proj.build()
+    else:
+        result = _build_with_progress(proj)
+    _print_build(proj, result)
+
+
+def _build_with_progress(proj: Any) -> Any:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     steps = 5
     with Progress(
         SpinnerColumn(),
@@ -149,7 +160,10 @@ def build(
         def step(name: str) -> None:
             progress.update(task, description=name, advance=1)
 
-        result = proj.build(step)
+        return proj.build(step)
+
+
+def _print_build(proj: Any, result: Any) -> None:
     table = Table(title=f"frame: {proj.spec.project.name}")
     for col in ("cutoff", "rows", "labelled", "label rate"):
         table.add_column(col, justify="right")
