@@ -68,7 +68,7 @@ def test_unknown_keys_are_refused_with_the_allowed_ones():
 def test_bad_literal_and_date_name_the_value_and_the_options():
     spec = shop_spec()
     spec["target"]["kind"] = "churn"
-    with pytest.raises(SpecError, match="target.kind: 'churn' is not allowed; .*'inactivity'"):
+    with pytest.raises(SpecError, match=r"target\.kind: 'churn' is not allowed; .*'inactivity'"):
         Spec.from_dict(spec)
     spec = shop_spec()
     spec["cutoffs"]["start"] = "2024-13-01"

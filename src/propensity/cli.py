@@ -136,10 +136,7 @@ def build(
         result = proj.build()
         _emit_json(result.summary())
         return
-    if not err.is_terminal:
-        result = proj.build()
-    else:
-        result = _build_with_progress(proj)
+    result = _build_with_progress(proj) if err.is_terminal else proj.build()
     _print_build(proj, result)
 
 

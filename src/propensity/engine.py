@@ -36,7 +36,7 @@ class Engine:
         if self.backend == "pyspark":
             raise SpecError(
                 "engine.backend: 'pyspark' is not available in this release yet; "
-                "use backend = \"duckdb\" (the default)"
+                'use backend = "duckdb" (the default)'
             )
         config: dict[str, Any] = {}
         threads = self.settings.threads or os.cpu_count() or 1
@@ -72,7 +72,9 @@ class Engine:
             try:
                 self.con.attach(str(path), name=alias, read_only=True)
             except Exception as exc:
-                raise SourceError(f"{path}: cannot open it as a DuckDB file: {_first_line(exc)}") from None
+                raise SourceError(
+                    f"{path}: cannot open it as a DuckDB file: {_first_line(exc)}"
+                ) from None
             self._attached.add(alias)
         rows = self.con.raw_sql(
             "select table_name from information_schema.tables where table_catalog = ?",

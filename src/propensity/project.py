@@ -262,9 +262,9 @@ def table_frame(engine: Engine, spec: Spec, sources: dict[str, Source]) -> ir.Ta
     src = source.spec
     table = source.table
     key = spec.entity.key
-    assert src.label is not None  # noqa: S101 - guaranteed by SourceSpec validation
+    assert src.label is not None
     label_col = table[src.label]
-    positive = src.positive
+    positive: object = src.positive
     if positive is None:
         kind = label_col.type()
         if kind.is_boolean():
@@ -272,9 +272,7 @@ def table_frame(engine: Engine, spec: Spec, sources: dict[str, Source]) -> ir.Ta
         elif kind.is_numeric():
             positive = 1
         else:
-            values = list(
-                engine.to_pandas(table.select(src.label).distinct().limit(20))[src.label]
-            )
+            values = list(engine.to_pandas(table.select(src.label).distinct().limit(20))[src.label])
             positive = guess_positive(values)
             if positive is None:
                 shown = ", ".join(repr(v) for v in values if not _isnull(v))

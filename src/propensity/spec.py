@@ -93,7 +93,9 @@ def parse_duration(value: object) -> Duration:
     match = _DURATION_RE.match(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) == 0:
         raise PydanticCustomError(
-            "duration", "{value} is not a duration; write e.g. 90d, 12w, 3mo", {"value": repr(value)}
+            "duration",
+            "{value} is not a duration; write e.g. 90d, 12w, 3mo",
+            {"value": repr(value)},
         )
     return Duration(int(match.group(1)), match.group(2))
 
@@ -183,9 +185,7 @@ class TargetSection(_Section):
                 "amount_measure", "an amount target needs `measure`, the column to sum"
             )
         if self.kind != "amount" and self.measure:
-            raise PydanticCustomError(
-                "measure_kind", "`measure` is used by amount targets only"
-            )
+            raise PydanticCustomError("measure_kind", "`measure` is used by amount targets only")
         return self
 
 
@@ -311,7 +311,7 @@ class Spec(_Section):
             )
         if self.cutoffs is None:
             raise PydanticCustomError(
-                "no_cutoffs", "[cutoffs] is missing; e.g. start = \"2024-01-01\", every = \"1mo\""
+                "no_cutoffs", '[cutoffs] is missing; e.g. start = "2024-01-01", every = "1mo"'
             )
         events = sorted(n for n, k in kinds.items() if k == "events")
         for where, name in (
@@ -391,9 +391,11 @@ def _format_errors(exc: ValidationError, origin: str) -> str:
             msg = f"unknown key; allowed keys are: {', '.join(allowed)}"
         elif kind == "missing":
             msg = "required key is missing"
-        elif kind in ("literal_error", "date_from_datetime_parsing", "date_parsing") or kind.endswith(
-            "_type"
-        ):
+        elif kind in (
+            "literal_error",
+            "date_from_datetime_parsing",
+            "date_parsing",
+        ) or kind.endswith("_type"):
             msg = f"{err['input']!r} is not allowed; {err['msg'][0].lower()}{err['msg'][1:]}"
             if kind.startswith("date"):
                 msg += " (write an ISO date, e.g. 2024-01-31)"

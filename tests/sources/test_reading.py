@@ -72,7 +72,7 @@ def test_type_overrides_and_key_normalisation(make_project):
     orders["amount"] = orders.amount.astype(str)
     spec = shop_spec()
     spec["sources"]["orders"]["types"] = {"amount": "float"}
-    engine, sources = open_project(make_project(spec, tables))
+    _, sources = open_project(make_project(spec, tables))
     table = sources["orders"].table
     assert str(table.amount.type()) == "float64"
     assert table.customer_id.type() == sources["customers"].table.customer_id.type()

@@ -22,6 +22,7 @@ after the roll-up grows with customers x cutoffs.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -76,7 +77,7 @@ def observed_end(engine: Engine, sources: dict[str, Source]) -> dt.date:
         if s.spec.kind == "events" and s.spec.time
     ]
     if not parts:
-        raise DataError("sources: no events source; add one with kind = \"events\"")
+        raise DataError('sources: no events source; add one with kind = "events"')
     result = engine.to_pandas(ibis.union(*parts))
     latest = result["m"].max()
     if latest is None or str(latest) == "NaT":
@@ -141,9 +142,7 @@ def plan_frame(
     for plan in plans:
         label_where = target.where if plan.name == target.source else None
         label_measure = target.measure if plan.name == target.source else None
-        segments.append(
-            _segments(plan, key, calendar, ordered[0], label_where, label_measure)
-        )
+        segments.append(_segments(plan, key, calendar, ordered[0], label_where, label_measure))
     value_types: dict[str, str] = {}
     for plan in plans:
         value_types.update(plan.values)
@@ -256,7 +255,7 @@ def _calendar(engine: Engine, bounds: list[int]) -> ir.Table:
     ends: list[int] = []
     days.append(bounds[0] - 1)
     ends.append(bounds[0])
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         days.extend(range(lo, hi))
         ends.extend([hi] * (hi - lo))
     import pyarrow as pa
@@ -277,7 +276,7 @@ def _segments(
     src = plan.source
     t = src.table
     p = plan.prefix
-    assert src.spec.time is not None  # noqa: S101 - guaranteed by SourceSpec validation
+    assert src.spec.time is not None
     day = (t[src.spec.time].epoch_seconds() // 86400).cast("int64")
     # days before the first boundary all fall into its segment
     t = t.mutate(__day=ibis.ifelse(day < first_bound, first_bound - 1, day), __realday=day)

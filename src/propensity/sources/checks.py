@@ -103,12 +103,12 @@ def run_checks(engine: Engine, spec: Spec, root: Path) -> CheckReport:
         return report
     sources = open_sources(engine, spec, root)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for name, source in sources.items():
+    for source in sources.values():
         _check_source(engine, spec, source, report, now)
     entity = spec.entity_source()
     if entity is not None:
         ent = sources[entity[0]]
-        for name, source in sources.items():
+        for source in sources.values():
             if source.spec.kind == "events":
                 _check_against_entity(engine, spec, ent, source, report)
     if report.ok:
@@ -280,9 +280,7 @@ def _check_against_entity(
         joined = ev.inner_join(signup, key)
         before = int(
             engine.to_pandas(
-                joined.aggregate(
-                    n=(joined[events.spec.time].date() < joined.__signup.date()).sum()
-                )
+                joined.aggregate(n=(joined[events.spec.time].date() < joined.__signup.date()).sum())
             )["n"].iloc[0]
             or 0
         )

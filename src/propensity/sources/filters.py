@@ -88,10 +88,12 @@ def compile_value(text: str, table: ir.Table, where: str) -> ir.Value:
     try:
         tree = ast.parse(_BACKTICK.sub(_quote, text), mode="eval")
     except SyntaxError:
-        raise SpecError(f"{where}: {text!r} is not an expression; write e.g. \"qty * price\"") from None
+        raise SpecError(
+            f'{where}: {text!r} is not an expression; write e.g. "qty * price"'
+        ) from None
     result = _Compiler(table, names, text, where).visit(tree.body)
     if not isinstance(result, ir.Value):
-        raise SpecError(f"{where}: {text!r} names no column; write e.g. \"qty * price\"")
+        raise SpecError(f'{where}: {text!r} names no column; write e.g. "qty * price"')
     return result
 
 
@@ -129,7 +131,11 @@ class _Compiler:
             return self.compare(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
             left, right = self.visit(node.left), self.visit(node.right)
-            if isinstance(left, ir.Value) and left.type().is_integer() and isinstance(node.op, ast.Div):
+            if (
+                isinstance(left, ir.Value)
+                and left.type().is_integer()
+                and isinstance(node.op, ast.Div)
+            ):
                 left = left.cast("float64")
             return _ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, ast.Call):

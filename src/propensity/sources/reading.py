@@ -108,7 +108,7 @@ def parse_time(col: ir.Value, where: str) -> ir.TimestampValue:
         return col.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
     raise SourceError(
         f"{where}: the column holds {kind} values, not times; store dates as ISO text "
-        "(2024-01-31 or 2024-01-31 10:00:00) or set types.COLUMN = \"timestamp\""
+        '(2024-01-31 or 2024-01-31 10:00:00) or set types.COLUMN = "timestamp"'
     )
 
 
@@ -146,13 +146,17 @@ def _read_sqlite(path: Path, table: str) -> object:
     uri = f"file:{path}?mode=ro"
     try:
         with sqlite3.connect(uri, uri=True) as conn:
-            names = [r[0] for r in conn.execute("select name from sqlite_master where type in ('table', 'view')")]
-            if table not in names:
-                raise SourceError(
-                    f"{path}: no table '{table}'; tables are: {', '.join(sorted(names)) or '(none)'}"
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "select name from sqlite_master where type in ('table', 'view')"
                 )
+            ]
+            if table not in names:
+                listed = ", ".join(sorted(names)) or "(none)"
+                raise SourceError(f"{path}: no table '{table}'; tables are: {listed}")
             quoted = '"' + table.replace('"', '""') + '"'
-            frame = pd.read_sql_query(f"select * from {quoted}", conn)  # noqa: S608
+            frame = pd.read_sql_query(f"select * from {quoted}", conn)
     except sqlite3.DatabaseError as exc:
         raise SourceError(f"{path}: cannot open it as a SQLite file: {exc}") from None
     return pa.Table.from_pandas(frame, preserve_index=False)
@@ -191,9 +195,7 @@ def _check_columns(name: str, src: SourceSpec, path: Path, table: ir.Table, key:
 def _apply_types(table: ir.Table, src: SourceSpec) -> ir.Table:
     if not src.types:
         return table
-    return table.mutate(
-        **{col: _cast(table[col], _TYPES[kind]) for col, kind in src.types.items()}
-    )
+    return table.mutate(**{col: _cast(table[col], _TYPES[kind]) for col, kind in src.types.items()})
 
 
 def _cast(col: ir.Value, kind: str) -> ir.Value:
