@@ -55,9 +55,11 @@ def make_project(folder: Path, customers: int) -> None:
         rows = write_demo(folder / "data", customers, seed=7)
         print(f"simulated {rows} in {time.perf_counter() - started:.1f} s")
     end = cutoffs()[-1].date().isoformat()
-    text = DEMO_SPEC.format(name="bench").replace(
-        '# end = "2025-09-01"', f'end = "{end}"'
-    ).replace('start = "2024-01-01"', f'start = "{START.isoformat()}"')
+    text = (
+        DEMO_SPEC.format(name="bench")
+        .replace('# end = "2025-09-01"', f'end = "{end}"')
+        .replace('start = "2024-01-01"', f'start = "{START.isoformat()}"')
+    )
     (folder / "propensity.toml").write_text(text)
 
 
@@ -74,9 +76,11 @@ def pandas_frame(folder: Path) -> pd.DataFrame:
         frame["day"] = frame[src["time"]].dt.floor("D")
         events[name] = frame
     levels = {
-        (name, c): events[name][c].value_counts().sort_index().sort_values(
-            ascending=False, kind="stable"
-        ).index[:10]
+        (name, c): events[name][c]
+        .value_counts()
+        .sort_index()
+        .sort_values(ascending=False, kind="stable")
+        .index[:10]
         for name, src in SOURCES.items()
         for c in src["categories"]
     }
@@ -220,8 +224,7 @@ def main() -> None:
         results["speedup"] = theirs["seconds"] / ours["seconds"]
         results["agreement"] = compare(str(ours["path"]), str(theirs["path"]))
         print(
-            f"{'pandas':12} {theirs['seconds']:9.1f} {theirs['peak_mb']:9.0f} "
-            f"{theirs['rows']:11,}"
+            f"{'pandas':12} {theirs['seconds']:9.1f} {theirs['peak_mb']:9.0f} {theirs['rows']:11,}"
         )
         print(f"speed-up {results['speedup']:.1f}x; agreement: {results['agreement']}")
     print(f"{args.customers:,} customers, {events:,} events, {CUTOFFS} cutoffs")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -27,7 +27,7 @@ from propensity.errors import (
     SpecError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from propensity.project import BuildResult, Project
     from propensity.spec import Duration, Spec
 
@@ -39,7 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # Importing the package stays fast: Ibis, DuckDB and pydantic load on first use.
     module = _LAZY.get(name)
     if module is None:

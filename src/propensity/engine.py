@@ -51,9 +51,14 @@ class Engine:
     # -- reading -------------------------------------------------------------------------
 
     def read_csv(self, path: Path, name: str) -> ir.Table:
-        """Register a CSV file; types are inferred from the whole file, not a sample."""
+        """Load a CSV file; types are inferred from the whole file, not a sample.
+
+        The file is loaded into a table rather than left as a view: DuckDB pushes casts
+        into a CSV scan, which turns a ``try_cast`` of a type override into a hard error.
+        """
         try:
-            return self.con.read_csv(str(path), table_name=name, sample_size=-1)
+            view = self.con.read_csv(str(path), table_name=f"{name}_csv", sample_size=-1)
+            return self.con.create_table(name, view, temp=True, overwrite=True)
         except Exception as exc:
             raise SourceError(f"{path}: cannot read it as CSV: {_first_line(exc)}") from None
 

@@ -1,0 +1,26 @@
+import subprocess
+import sys
+
+import propensity
+
+
+def test_all_is_sorted_and_every_name_resolves():
+    assert propensity.__all__ == sorted(propensity.__all__)
+    for name in propensity.__all__:
+        assert getattr(propensity, name) is not None, name
+
+
+def test_public_names_are_all_exported():
+    public = {n for n in dir(propensity) if not n.startswith("_") and n != "annotations"}
+    modules = {"errors", "spec", "project", "engine", "sources", "snapshots", "demo", "cli"}
+    assert public - modules <= set(propensity.__all__)
+
+
+def test_import_is_light():
+    code = (
+        "import sys, propensity; "
+        "heavy = [m for m in ('ibis', 'duckdb', 'pandas', 'pydantic', 'typer') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
