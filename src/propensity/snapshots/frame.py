@@ -143,57 +143,61 @@ def plan_frame(
         label_where = target.where if plan.name == target.source else None
         label_measure = target.measure if plan.name == target.source else None
         segments.append(_segments(plan, key, calendar, ordered[0], label_where, label_measure))
-    value_types: dict[str, str] = {}
-    for plan in plans:
-        value_types.update(plan.values)
     entity = spec.entity_source()
     candidates = _candidates(key, sources, entity[0] if entity else None)
-    cut_table = ibis.memtable(
-        {_O: [day_number(c) for c in cut], "cutoff": cut},
-        schema={_O: "int64", "cutoff": "date"},
+    import pyarrow as pa
+
+    cut_table = engine.register_arrow(
+        pa.table(
+            {
+                _O: pa.array([day_number(c) for c in cut], pa.int64()),
+                "cutoff": pa.array(cut, pa.date32()),
+            }
+        ),
+        "__cutoffs",
     )
     probes = candidates.cross_join(cut_table).mutate(**{_PROBE: ibis.literal(True)})
-    probes = probes.mutate(**{c: ibis.null(t) for c, t in value_types.items()})
-    columns = [key, _O, "cutoff", _PROBE, *value_types]
-    stacked = [probes.select(columns)]
-    for seg, plan in zip(segments, plans, strict=True):
-        seg = seg.mutate(
-            cutoff=ibis.null("date"),
-            **{_PROBE: ibis.literal(False)},
-            **{c: ibis.null(t) for c, t in value_types.items() if c not in plan.values},
-        )
-        stacked.append(seg.select(columns))
-    rows = ibis.union(*stacked, distinct=False)
 
-    aggs: dict[str, ir.Value] = {}
-    if with_features:
-        for plan in plans:
-            _window_aggregates(plan, key, windows, spec.features.trends, aggs)
+    # One window pass per source, over its own segments and one probe row per (customer,
+    # cutoff): each pass carries only its own columns, then the passes are joined.
     population_col = None
-    if active is not None:
+    if active is not None or entity is None or entity[1].time is None:
         population_col = "__active"
-        a = active.days
-        win = ibis.window(group_by=key, order_by=_O, range=(-(a - 1), 0))
-        aggs[population_col] = rows[f"{slug(pop_source)}__n"].sum().over(win)
-    elif entity is None or entity[1].time is None:
-        population_col = "__active"
-        win = ibis.window(group_by=key, order_by=_O, range=(None, 0))
-        aggs[population_col] = rows[f"{slug(pop_source)}__n"].sum().over(win)
-    tgt = slug(target.source)
-    label_win = ibis.window(group_by=key, order_by=_O, range=(1, horizon))
-    label_col = f"{tgt}__label_n" if target.kind != "amount" else f"{tgt}__label_amount"
-    aggs["__label_value"] = rows[label_col].sum().over(label_win)
-
-    probed = rows.mutate(**aggs).filter(rows[_PROBE])
-    if with_features:
-        frame, features = _derive(probed, plans, windows, spec.features.trends)
-    else:
-        frame, features = probed, []
+    frame: ir.Table | None = None
+    features: list[str] = []
+    for seg, plan in zip(segments, plans, strict=True):
+        columns = [key, _O, _PROBE, *plan.values]
+        stacked = ibis.union(
+            probes.mutate(**{c: ibis.null(t) for c, t in plan.values.items()}).select(columns),
+            seg.mutate(**{_PROBE: ibis.literal(False)}).select(columns),
+            distinct=False,
+        )
+        aggs: dict[str, ir.Value] = {}
+        if with_features:
+            _window_aggregates(plan, key, windows, spec.features.trends, aggs)
+        if plan.name == pop_source and population_col is not None:
+            lower = None if active is None else -(active.days - 1)
+            win = ibis.window(group_by=key, order_by=_O, range=(lower, 0))
+            aggs[population_col] = stacked[f"{plan.prefix}__n"].sum().over(win)
+        if plan.name == target.source:
+            label_win = ibis.window(group_by=key, order_by=_O, range=(1, horizon))
+            label_col = "__label_amount" if target.kind == "amount" else "__label_n"
+            aggs["__label_value"] = stacked[f"{plan.prefix}{label_col}"].sum().over(label_win)
+        probed = stacked.mutate(**aggs).filter(stacked[_PROBE])
+        specials = [c for c in (population_col, "__label_value") if c in aggs]
+        if with_features:
+            probed, names = _derive(probed, [plan], windows, spec.features.trends)
+            features += names
+        else:
+            names = []
+        part = probed.select(key, _O, *specials, *names)
+        frame = part if frame is None else frame.inner_join(part, [key, _O])
+    assert frame is not None  # noqa: S101 - there is at least one events source
+    frame = frame.inner_join(cut_table, _O)
 
     # population and label
-    conditions = []
     if population_col is not None:
-        conditions.append(frame[population_col].fill_null(0) > 0)
+        frame = frame.filter(frame[population_col].fill_null(0) > 0)
     entity_feats: list[str] = []
     if entity is not None:
         ent_name, ent_spec = entity
@@ -207,7 +211,8 @@ def plan_frame(
         if ent_spec.time:
             signup = frame[ent_spec.time].epoch_seconds() // 86400
             # signed up strictly before the cutoff day
-            conditions.append(signup.notnull() & (frame[_O] > signup))
+            frame = frame.filter(signup.notnull() & (frame[_O] > signup))
+            signup = frame[ent_spec.time].epoch_seconds() // 86400
             frame = frame.mutate(tenure_days=(frame[_O] - signup).cast("int64"))
             entity_feats.append("tenure_days")
         renamed = {}
@@ -218,8 +223,6 @@ def plan_frame(
             renamed[name] = frame[col]
             entity_feats.append(name)
         frame = frame.mutate(**renamed) if renamed else frame
-    for cond in conditions:
-        frame = frame.filter(cond)
     value = frame["__label_value"].fill_null(0)
     if target.kind == "inactivity":
         label: ir.Value = (value == 0).cast("int8")
@@ -230,7 +233,7 @@ def plan_frame(
     observed = (frame[_O] + horizon) <= end_n
     frame = frame.mutate(label=ibis.ifelse(observed, label, ibis.null(label.type())))
     all_features = features + entity_feats
-    out = frame.select(key, "cutoff", "label", *all_features).order_by(["cutoff", key])
+    out = frame.select(key, "cutoff", "label", *all_features)
     return FramePlan(out, key, cut, all_features, end, labeled)
 
 
