@@ -262,8 +262,7 @@ def table_frame(engine: Engine, spec: Spec, sources: dict[str, Source]) -> ir.Ta
     src = source.spec
     table = source.table
     key = spec.entity.key
-    assert src.label is not None
-    label_col = table[src.label]
+    label_col = table[str(src.label)]
     positive: object = src.positive
     if positive is None:
         kind = label_col.type()

@@ -192,7 +192,8 @@ def plan_frame(
             names = []
         part = probed.select(key, _O, *specials, *names)
         frame = part if frame is None else frame.inner_join(part, [key, _O])
-    assert frame is not None  # noqa: S101 - there is at least one events source
+    if frame is None:
+        raise DataError('sources: no events source; add one with kind = "events"')
     frame = frame.inner_join(cut_table, _O)
 
     # population and label
@@ -279,8 +280,7 @@ def _segments(
     src = plan.source
     t = src.table
     p = plan.prefix
-    assert src.spec.time is not None
-    day = (t[src.spec.time].epoch_seconds() // 86400).cast("int64")
+    day = (t[str(src.spec.time)].epoch_seconds() // 86400).cast("int64")
     # days before the first boundary all fall into its segment
     t = t.mutate(__day=ibis.ifelse(day < first_bound, first_bound - 1, day), __realday=day)
     daily: dict[str, ir.Value] = {f"{p}__n": t.count()}
