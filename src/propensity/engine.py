@@ -46,6 +46,8 @@ class Engine:
         self.con: Any = ibis.duckdb.connect(**config)
         # Naive timestamps are UTC; aware ones are converted to UTC (see docs/data.md).
         self.con.raw_sql("SET TimeZone='UTC'")
+        # rows carry their keys; streaming writes need no ordering and use less memory
+        self.con.raw_sql("SET preserve_insertion_order = false")
         self._attached: set[str] = set()
 
     # -- reading -------------------------------------------------------------------------
@@ -97,6 +99,10 @@ class Engine:
         return self.con.create_table(name, data, overwrite=True)
 
     # -- running -------------------------------------------------------------------------
+
+    def materialize(self, expr: ir.Table, name: str) -> ir.Table:
+        """Compute ``expr`` into a temporary table now and return that table."""
+        return self.con.create_table(name, expr, temp=True, overwrite=True)
 
     def to_pandas(self, expr: ir.Table) -> Any:
         """Run an expression and return a pandas DataFrame."""

@@ -134,9 +134,9 @@ class Project:
         try:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
-            say("planning features and labels")
-            expr, plan = self._frame_expr(engine, sources)
-            say("computing the frame")
+            say("computing features, source by source")
+            expr, plan = self._frame_expr(engine, sources, materialize=True)
+            say("joining features, population and labels")
             with atomic_path(self.frame_path) as tmp:
                 engine.write_parquet(expr, tmp)
                 say("summarising")
@@ -173,11 +173,11 @@ class Project:
     # -- helpers -------------------------------------------------------------------------
 
     def _frame_expr(
-        self, engine: Engine, sources: dict[str, Source]
+        self, engine: Engine, sources: dict[str, Source], *, materialize: bool = False
     ) -> tuple[ir.Table, FramePlan | None]:
         if self.spec.table_mode:
             return table_frame(engine, self.spec, sources), None
-        plan = plan_frame(engine, self.spec, sources)
+        plan = plan_frame(engine, self.spec, sources, materialize=materialize)
         return plan.expr, plan
 
     def _table_features(self, sources: dict[str, Source]) -> list[str]:

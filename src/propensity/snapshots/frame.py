@@ -92,6 +92,7 @@ def plan_frame(
     *,
     cutoffs: list[dt.date] | None = None,
     with_features: bool = True,
+    materialize: bool = False,
 ) -> FramePlan:
     """Plan the point-in-time frame of a project.
 
@@ -109,6 +110,10 @@ def plan_frame(
     with_features
         False plans only the population, the label and the entity's own columns (what
         ``check`` needs to look for leakage), which is much cheaper.
+    materialize
+        Compute each source's features into a temporary table as soon as it is planned,
+        one source at a time, so that peak memory is that of the largest source rather
+        than of all of them at once. The returned expression then reads those tables.
     """
     if spec.target is None or spec.cutoffs is None:
         raise DataError("target: the project is in table mode; it has no point-in-time frame")
@@ -191,6 +196,8 @@ def plan_frame(
         else:
             names = []
         part = probed.select(key, _O, *specials, *names)
+        if materialize:
+            part = engine.materialize(part, f"__features_{plan.prefix}")
         frame = part if frame is None else frame.inner_join(part, [key, _O])
     if frame is None:
         raise DataError('sources: no events source; add one with kind = "events"')
