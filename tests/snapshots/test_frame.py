@@ -219,3 +219,15 @@ def test_frame_matches_an_independent_pandas_computation(make_project):
     np.testing.assert_allclose(got.orders_amount_sum_45d, got["sum"])
     np.testing.assert_allclose(got.orders_amount_max_45d, got["max"])
     assert (got.orders_days_since_last == got.since_last).all()
+
+
+def test_category_levels_that_read_alike_get_distinct_names(make_project):
+    tables = shop_tables()
+    tables["orders.parquet"]["channel"] = ["A-B", "a b", "A-B", "a b", "x", "x", "x"]
+    _, frame = build(make_project(shop_spec(), tables))
+    names = [c for c in frame.columns if c.startswith("orders_channel_") and "count" in c]
+    assert sorted(names) == [
+        "orders_channel_a_b_2_count_30d",
+        "orders_channel_a_b_count_30d",
+        "orders_channel_x_count_30d",
+    ]

@@ -148,3 +148,14 @@ def test_database_file_needs_a_table(make_project):
         conn.execute("create table other (x int)")
     with pytest.raises(SourceError, match="no table 'orders'; tables are: other"):
         open_project(root)
+
+
+def test_measures_must_be_numbers(make_project):
+    tables = shop_tables()
+    tables["orders.parquet"]["amount"] = tables["orders.parquet"].amount.astype(str) + " EUR"
+    with pytest.raises(
+        SourceError,
+        match=r"sources\.orders\.measures: column 'amount' of data/orders\.parquet holds string "
+        r"values, not numbers; .*types\.amount = \"float\"",
+    ):
+        open_project(make_project(shop_spec(), tables))

@@ -66,6 +66,7 @@ class _SourcePlan:
     prefix: str
     source: Source
     levels: dict[str, list[object]]
+    level_names: dict[str, list[str]] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # segment column -> ibis type
 
 
@@ -257,7 +258,22 @@ def _plan_source(engine: Engine, name: str, source: Source, max_levels: int) -> 
             .limit(max_levels)
         )
         levels[col] = list(counts[col])
-    return _SourcePlan(name, slug(name), source, levels)
+    return _SourcePlan(
+        name, slug(name), source, levels, {c: _unique_slugs(v) for c, v in levels.items()}
+    )
+
+
+def _unique_slugs(values: list[object]) -> list[str]:
+    """Feature-name words for category levels; ``A-B`` and ``a b`` do not collide."""
+    out: list[str] = []
+    for value in values:
+        base = name = slug(str(value))
+        i = 2
+        while name in out:
+            name = f"{base}_{i}"
+            i += 1
+        out.append(name)
+    return out
 
 
 def _calendar(engine: Engine, bounds: list[int]) -> ir.Table:
@@ -382,10 +398,10 @@ def _derive(
                 out[f"{p}_{slug(m)}_sum_{w}"] = s.fill_null(0)
                 out[f"{p}_{slug(m)}_mean_{w}"] = ibis.ifelse(k > 0, s / k, ibis.null("float64"))
                 out[f"{p}_{slug(m)}_max_{w}"] = rows[f"{base}__max@{w}"]
-            for c, levels in plan.levels.items():
-                for i, level in enumerate(levels):
+            for c, names in plan.level_names.items():
+                for i, level_name in enumerate(names):
                     cnt = rows[f"{p}__{slug(c)}__{i}@{w}"].fill_null(0).cast("int64")
-                    name = f"{p}_{slug(c)}_{slug(str(level))}"
+                    name = f"{p}_{slug(c)}_{level_name}"
                     out[f"{name}_count_{w}"] = cnt
                     out[f"{name}_share_{w}"] = ibis.ifelse(
                         n > 0, cnt.cast("float64") / n, ibis.null("float64")

@@ -69,6 +69,7 @@ def open_sources(engine: Engine, spec: Spec, root: Path) -> dict[str, Source]:
         raw = _derive(_read(engine, name, src, path), name, src)
         _check_columns(name, src, path, raw, spec.entity.key)
         raws[name] = (path, _apply_types(raw, src))
+    _check_numeric(spec, raws)
     key_type = _common_key_type([t[spec.entity.key].type() for _, t in raws.values()])
     out = {}
     for name, (path, raw) in raws.items():
@@ -160,6 +161,26 @@ def _read_sqlite(path: Path, table: str) -> object:
     except sqlite3.DatabaseError as exc:
         raise SourceError(f"{path}: cannot open it as a SQLite file: {exc}") from None
     return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _check_numeric(spec: Spec, raws: dict[str, tuple[Path, ir.Table]]) -> None:
+    """Measures are summed: they must hold numbers (or be overridden to numbers)."""
+    wanted = [(f"sources.{n}.measures", n, m) for n, s in spec.sources.items() for m in s.measures]
+    if spec.target is not None and spec.target.measure is not None:
+        wanted.append(("target.measure", spec.target.source, spec.target.measure))
+    for where, name, column in wanted:
+        table = raws[name][1]
+        if column not in table.columns:
+            raise SourceError(
+                f"{where}: column '{column}' not found in {spec.sources[name].path}; columns "
+                f"are: {', '.join(table.columns)}"
+            )
+        kind = table[column].type()
+        if not (kind.is_numeric() or kind.is_boolean()):
+            raise SourceError(
+                f"{where}: column '{column}' of {spec.sources[name].path} holds {kind} values, "
+                f'not numbers; fix the data or set sources.{name}.types.{column} = "float"'
+            )
 
 
 def _derive(table: ir.Table, name: str, src: SourceSpec) -> ir.Table:
