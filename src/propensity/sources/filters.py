@@ -56,21 +56,8 @@ def compile_where(text: str, table: ir.Table, where: str) -> ir.BooleanValue:
     where
         Where the filter was written (``target.where``), for error messages.
     """
-    names: dict[str, str] = {}
-
-    def _quote(match: re.Match[str]) -> str:
-        alias = f"__col{len(names)}"
-        names[alias] = match.group(1)
-        return alias
-
-    try:
-        tree = ast.parse(_BACKTICK.sub(_quote, text), mode="eval")
-    except SyntaxError:
-        raise SpecError(
-            f"{where}: {text!r} is not a filter; write e.g. \"status == 'cancel' and amount > 0\""
-        ) from None
-    compiler = _Compiler(table, names, text, where)
-    result = compiler.visit(tree.body)
+    example = "write e.g. \"status == 'cancel' and amount > 0\""
+    result = _compile(text, table, where, f"is not a filter; {example}")
     if not isinstance(result, ir.BooleanValue):
         raise SpecError(f"{where}: {text!r} is not a condition; compare a column, e.g. amount > 0")
     return result
@@ -78,6 +65,13 @@ def compile_where(text: str, table: ir.Table, where: str) -> ir.BooleanValue:
 
 def compile_value(text: str, table: ir.Table, where: str) -> ir.Value:
     """Compile a derived column such as ``Quantity * Price`` into an Ibis expression."""
+    result = _compile(text, table, where, 'is not an expression; write e.g. "qty * price"')
+    if not isinstance(result, ir.Value):
+        raise SpecError(f'{where}: {text!r} names no column; write e.g. "qty * price"')
+    return result
+
+
+def _compile(text: str, table: ir.Table, where: str, not_parsed: str) -> Any:
     names: dict[str, str] = {}
 
     def _quote(match: re.Match[str]) -> str:
@@ -88,13 +82,8 @@ def compile_value(text: str, table: ir.Table, where: str) -> ir.Value:
     try:
         tree = ast.parse(_BACKTICK.sub(_quote, text), mode="eval")
     except SyntaxError:
-        raise SpecError(
-            f'{where}: {text!r} is not an expression; write e.g. "qty * price"'
-        ) from None
-    result = _Compiler(table, names, text, where).visit(tree.body)
-    if not isinstance(result, ir.Value):
-        raise SpecError(f'{where}: {text!r} names no column; write e.g. "qty * price"')
-    return result
+        raise SpecError(f"{where}: {text!r} {not_parsed}") from None
+    return _Compiler(table, names, text, where).visit(tree.body)
 
 
 class _Compiler:
