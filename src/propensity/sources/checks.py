@@ -14,6 +14,7 @@ import pandas as pd
 
 from propensity.engine import Engine
 from propensity.errors import PropensityError
+from propensity.modeling.metrics import roc_auc_score
 from propensity.sources.reading import (
     Source,
     _check_columns,
@@ -384,14 +385,5 @@ def _separation(values: pd.Series, y: np.ndarray) -> float | None:
             x[apply] = pd.Series(text[apply]).map(smooth).fillna(prior).to_numpy()
     if np.unique(x).size < 2:
         return None
-    auc = roc_auc(y, x)
+    auc = roc_auc_score(y, x)
     return max(auc, 1.0 - auc)
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC by the rank-sum (Mann-Whitney) formula, ties counted as half."""
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    pos = y == 1
-    n_pos = int(pos.sum())
-    n_neg = len(y) - n_pos
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

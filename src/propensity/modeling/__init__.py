@@ -1,0 +1,1 @@
+"""Candidates, backtests, calibration, metrics and the bundle format."""
