@@ -10,7 +10,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from propensity.errors import SourceError, SpecError
+from propensity.errors import MissingExtraError, SourceError
 from propensity.spec import EngineSection
 
 __all__ = ["Engine"]
@@ -30,25 +30,58 @@ class Engine:
         The ``[engine]`` section of the project file.
     """
 
-    def __init__(self, settings: EngineSection | None = None) -> None:
+    def __init__(self, settings: EngineSection | None = None, workdir: Path | None = None) -> None:
         self.settings = settings or EngineSection()
         self.backend = self.settings.backend
+        self._attached: set[str] = set()
+        self._spark: Any = None
+        self.con: Any
         if self.backend == "pyspark":
-            raise SpecError(
-                "engine.backend: 'pyspark' is not available in this release yet; "
-                'use backend = "duckdb" (the default)'
-            )
+            self.con = self._connect_spark(workdir)
+            return
         config: dict[str, Any] = {}
         threads = self.settings.threads or os.cpu_count() or 1
         config["threads"] = threads
         if self.settings.memory_limit:
             config["memory_limit"] = self.settings.memory_limit
-        self.con: Any = ibis.duckdb.connect(**config)
+        self.con = ibis.duckdb.connect(**config)
         # Naive timestamps are UTC; aware ones are converted to UTC (see docs/data.md).
         self.con.raw_sql("SET TimeZone='UTC'")
         # rows carry their keys; streaming writes need no ordering and use less memory
         self.con.raw_sql("SET preserve_insertion_order = false")
-        self._attached: set[str] = set()
+
+    def _connect_spark(self, workdir: Path | None) -> Any:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise MissingExtraError(
+                'engine.backend: "pyspark" needs the spark extra: '
+                'pip install "propensity[spark]" (and Java 17)'
+            ) from None
+        import atexit
+        import shutil
+        import tempfile
+
+        threads = self.settings.threads or os.cpu_count() or 1
+        # a fresh warehouse per process: Spark refuses to create a managed table where an
+        # earlier run left one, and these tables are only scratch space
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        warehouse = Path(tempfile.mkdtemp(prefix="spark-", dir=workdir))
+        atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
+        builder: Any = SparkSession.builder
+        self._spark = (
+            builder.master(f"local[{threads}]")
+            .appName("propensity")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.warehouse.dir", str(warehouse))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", str(max(2, threads * 2)))
+            .getOrCreate()
+        )
+        self._spark.sparkContext.setLogLevel("ERROR")
+        return ibis.pyspark.connect(self._spark)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -59,6 +92,8 @@ class Engine:
         into a CSV scan, which turns a ``try_cast`` of a type override into a hard error.
         """
         try:
+            if self.backend == "pyspark":
+                return self.con.read_csv(str(path), table_name=name, inferSchema=True)
             view = self.con.read_csv(str(path), table_name=f"{name}_csv", sample_size=-1)
             return self.con.create_table(name, view, temp=True, overwrite=True)
         except Exception as exc:
@@ -74,6 +109,16 @@ class Engine:
 
     def read_duckdb_table(self, path: Path, table: str, name: str) -> ir.Table:
         """A table inside a DuckDB database file, attached read-only."""
+        if self.backend == "pyspark":
+            import duckdb
+
+            with duckdb.connect(str(path), read_only=True) as db:
+                found = [r[0] for r in db.execute("show tables").fetchall()]
+                if table not in found:
+                    listed = ", ".join(sorted(found)) or "(none)"
+                    raise SourceError(f"{path}: no table '{table}'; tables are: {listed}")
+                data = db.execute(f'select * from "{table}"').to_arrow_table()
+            return self.register_arrow(data, name)
         alias = f"{name}_db"
         if alias not in self._attached:
             try:
@@ -102,6 +147,8 @@ class Engine:
 
     def materialize(self, expr: ir.Table, name: str) -> ir.Table:
         """Compute ``expr`` into a temporary table now and return that table."""
+        if self.backend == "pyspark":
+            return self.con.create_table(name, expr, overwrite=True)
         return self.con.create_table(name, expr, temp=True, overwrite=True)
 
     def to_pandas(self, expr: ir.Table) -> Any:
@@ -113,7 +160,13 @@ class Engine:
         return self.con.to_pyarrow(expr)
 
     def write_parquet(self, expr: ir.Table, path: Path) -> None:
-        """Run an expression and write its result to ``path`` as Parquet."""
+        """Run an expression and write its result to ``path`` as one Parquet file."""
+        if self.backend == "pyspark":
+            # Spark writes folders of part files; the frame is one file, written here
+            import pyarrow.parquet as pq
+
+            pq.write_table(self.con.to_pyarrow(expr), str(path))
+            return
         self.con.to_parquet(expr, str(path))
 
     def sql(self, expr: ir.Expr) -> str:
@@ -121,8 +174,9 @@ class Engine:
         return str(ibis.to_sql(expr, dialect=self.backend))
 
     def close(self) -> None:
-        """Release the connection."""
-        self.con.disconnect()
+        """Release the connection (the Spark session stays up for the next engine)."""
+        if self.backend != "pyspark":
+            self.con.disconnect()
 
 
 def _first_line(exc: BaseException) -> str:

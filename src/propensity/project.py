@@ -105,7 +105,7 @@ class Project:
 
     def check(self) -> CheckReport:
         """Validate the data against the spec; see :mod:`propensity.sources.checks`."""
-        engine = Engine(self.spec.engine)
+        engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             return run_checks(engine, self.spec, self.root)
         finally:
@@ -113,7 +113,7 @@ class Project:
 
     def frame_sql(self) -> str:
         """The SQL the engine runs to compute the frame (``build --show-sql``)."""
-        engine = Engine(self.spec.engine)
+        engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             sources = open_sources(engine, self.spec, self.root)
             return engine.sql(self._frame_expr(engine, sources)[0])
@@ -130,7 +130,7 @@ class Project:
         """
         say = progress or (lambda _step: None)
         started = time.perf_counter()
-        engine = Engine(self.spec.engine)
+        engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
@@ -185,7 +185,7 @@ class Project:
         return feature_columns(source, self.spec.entity.key)
 
     def _frame_stats(self, engine: Engine, path: Path) -> dict[str, Any]:
-        frame = engine.con.read_parquet(str(path))
+        frame = engine.read_parquet(path, "__frame")
         key = self.spec.entity.key
         per = engine.to_pandas(
             frame.group_by("cutoff")

@@ -234,7 +234,7 @@ def _common_key_type(types: list[dt.DataType]) -> str:
 def _cast_key(col: ir.Value, kind: str) -> ir.Value:
     kind_now = col.type()
     if kind == "int64":
-        return col if kind_now.is_integer() else col.cast("int64")
+        return col if kind_now == dt.int64 else col.cast("int64")
     if kind_now.is_floating() or kind_now.is_decimal():
         return col.cast("int64").cast("string")
     return col.cast("string")

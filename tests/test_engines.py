@@ -1,0 +1,73 @@
+"""The same Ibis expressions on DuckDB and on PySpark (local mode) give the same frame."""
+
+import importlib.util
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from propensity.project import Project
+from tests.conftest import shop_spec, shop_tables, to_toml
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("pyspark") is None or shutil.which("java") is None,
+        reason="needs the spark extra and Java",
+    ),
+    # py4j leaves its gateway sockets to the garbage collector, and PySpark 4.0 still
+    # passes pandas' deprecated `copy=`: neither is ours to fix
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+def both_frames(root, spec):
+    frames = []
+    for backend in ("duckdb", "pyspark"):
+        (root / "propensity.toml").write_text(to_toml({**spec, "engine": {"backend": backend}}))
+        result = Project.load(root).build()
+        frame = pd.read_parquet(result.frame_path)
+        frames.append(frame.sort_values(["customer_id", "cutoff"]).reset_index(drop=True))
+    return frames
+
+
+def test_shop_frame_is_the_same_on_both_engines(make_project):
+    root = make_project(shop_spec(), shop_tables())
+    duck, spark = both_frames(root, shop_spec())
+    assert list(duck.columns) == list(spark.columns)
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_random_log_is_the_same_on_both_engines(make_project):
+    rng = np.random.default_rng(5)
+    n, m = 60, 1500
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1),
+            "signup_date": (
+                pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+            ).strftime("%Y-%m-%d"),
+            "plan": rng.choice(["a", "b", "c"], n),
+            "email": "x",
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, n + 1, m),
+            "order_time": pd.Timestamp("2023-01-01")
+            + pd.to_timedelta(rng.integers(0, 600 * 86400, m), unit="s"),
+            "amount": rng.gamma(2, 20, m).round(2),
+            "channel": rng.choice(["web", "app", "shop"], m),
+        }
+    )
+    spec = shop_spec(
+        features={"windows": ["30d", "90d"]},
+        target={"kind": "inactivity", "source": "orders", "horizon": "60d"},
+        cutoffs={"start": "2023-04-01", "every": "1mo"},
+    )
+    root = make_project(spec, {"customers.csv": customers, "orders.parquet": orders})
+    duck, spark = both_frames(root, spec)
+    assert len(duck) > 300
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
