@@ -231,3 +231,15 @@ def test_category_levels_that_read_alike_get_distinct_names(make_project):
         "orders_channel_a_b_count_30d",
         "orders_channel_x_count_30d",
     ]
+
+
+def test_entity_dates_become_days_since_and_are_hidden_until_they_happen(make_project):
+    tables = shop_tables()
+    tables["customers.csv"]["closed_on"] = ["2024-02-15", None, "2024-05-01"]
+    spec = shop_spec(cutoffs={"start": "2024-02-01", "every": "1mo", "end": "2024-04-01"})
+    _, frame = build(make_project(spec, tables))
+    assert "closed_on" not in frame.columns
+    assert pd.isna(row(frame, 1, "2024-02-01").days_since_closed_on)  # not happened yet
+    assert row(frame, 1, "2024-03-01").days_since_closed_on == 15
+    assert pd.isna(row(frame, 2, "2024-03-01").days_since_closed_on)
+    assert pd.isna(row(frame, 3, "2024-04-01").days_since_closed_on)

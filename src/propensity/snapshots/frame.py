@@ -226,10 +226,17 @@ def plan_frame(
             entity_feats.append("tenure_days")
         renamed = {}
         for col in ent_cols:
+            value = frame[col]
             name = slug(col)
+            if value.type().is_temporal():
+                # a date is a feature only as "days since", and only once it has happened:
+                # a date at or after the cutoff (a cancellation date...) is unknown at t
+                day = (value.cast("timestamp").epoch_seconds() // 86400).cast("int64")
+                value = ibis.ifelse(day < frame[_O], frame[_O] - day, ibis.null("int64"))
+                name = f"days_since_{name}"
             if name in features or name in entity_feats or name in {key, "cutoff", "label"}:
                 name = f"{slug(ent_name)}_{name}"
-            renamed[name] = frame[col]
+            renamed[name] = value
             entity_feats.append(name)
         frame = frame.mutate(**renamed) if renamed else frame
     value = frame["__label_value"].fill_null(0)
