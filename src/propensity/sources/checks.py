@@ -299,8 +299,8 @@ def _check_leakage(
     engine: Engine, spec: Spec, sources: dict[str, Source], report: CheckReport
 ) -> None:
     """Flag raw columns that alone predict the label too well to be honest."""
-    from propensity.project import table_frame
-    from propensity.snapshots.frame import plan_frame
+    from propensity.snapshots.frame import plan_frame, slug
+    from propensity.snapshots.table import table_frame
 
     key = spec.entity.key
     if spec.table_mode:
@@ -312,15 +312,13 @@ def _check_leakage(
             return
         source = sources[entity[0]]
         expr = plan_frame(engine, spec, sources, with_features=False).expr
-    columns = [c for c in feature_columns(source, key) if c in expr.columns]
-    renamed = {c: c for c in columns}
+    # the frame's name for each raw column (see plan_frame: slugged, maybe prefixed)
+    renamed: dict[str, str] = {}
     for c in feature_columns(source, key):
-        if c not in expr.columns:
-            from propensity.snapshots.frame import slug
-
-            for candidate in (slug(c), f"{slug(source.name)}_{slug(c)}"):
-                if candidate in expr.columns:
-                    renamed[c] = candidate
+        names = (c, slug(c), f"{slug(source.name)}_{slug(c)}", f"days_since_{slug(c)}")
+        found = next((n for n in names if n in expr.columns), None)
+        if found is not None:
+            renamed[c] = found
     if not renamed:
         return
     labeled = expr.filter(expr.label.notnull())
