@@ -142,11 +142,12 @@ def build(
 
 
 def _build_with_progress(proj: Any) -> Any:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    steps = 5
+    steps = proj.build_steps
     with Progress(
         SpinnerColumn(),
+        BarColumn(bar_width=24),
         TextColumn("{task.description}"),
         TextColumn("[dim]{task.completed}/{task.total}"),
         TimeElapsedColumn(),

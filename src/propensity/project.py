@@ -100,6 +100,11 @@ class Project:
         """The frame's manifest (spec hash, input fingerprints, rows per cutoff)."""
         return self.workspace / "frames" / "frame.json"
 
+    @property
+    def build_steps(self) -> int:
+        """How many times :meth:`build` reports progress (for a progress bar)."""
+        return 4 + len(self.spec.events_sources())
+
     # -- verbs ---------------------------------------------------------------------------
 
     def check(self) -> CheckReport:
@@ -133,8 +138,7 @@ class Project:
         try:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
-            say("computing features, source by source")
-            expr, plan = self._frame_expr(engine, sources, materialize=True)
+            expr, plan = self._frame_expr(engine, sources, materialize=True, progress=say)
             say("joining features, population and labels")
             with atomic_path(self.frame_path) as tmp:
                 engine.write_parquet(expr, tmp)
@@ -172,11 +176,17 @@ class Project:
     # -- helpers -------------------------------------------------------------------------
 
     def _frame_expr(
-        self, engine: Engine, sources: dict[str, Source], *, materialize: bool = False
+        self,
+        engine: Engine,
+        sources: dict[str, Source],
+        *,
+        materialize: bool = False,
+        progress: Progress | None = None,
     ) -> tuple[ir.Table, FramePlan | None]:
         if self.spec.table_mode:
             return table_frame(engine, self.spec, sources), None
-        plan = plan_frame(engine, self.spec, sources, materialize=materialize)
+        on_source = None if progress is None else (lambda n: progress(f"features of {n}"))
+        plan = plan_frame(engine, self.spec, sources, materialize=materialize, on_source=on_source)
         return plan.expr, plan
 
     def _table_features(self, sources: dict[str, Source]) -> list[str]:

@@ -243,3 +243,11 @@ def test_entity_dates_become_days_since_and_are_hidden_until_they_happen(make_pr
     assert row(frame, 1, "2024-03-01").days_since_closed_on == 15
     assert pd.isna(row(frame, 2, "2024-03-01").days_since_closed_on)
     assert pd.isna(row(frame, 3, "2024-04-01").days_since_closed_on)
+
+
+def test_build_reports_each_step(make_project):
+    project = Project.load(make_project(shop_spec(), shop_tables()))
+    steps = []
+    project.build(steps.append)
+    assert len(steps) == project.build_steps
+    assert "features of orders" in steps

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ibis
@@ -94,6 +95,7 @@ def plan_frame(
     cutoffs: list[dt.date] | None = None,
     with_features: bool = True,
     materialize: bool = False,
+    on_source: Callable[[str], None] | None = None,
 ) -> FramePlan:
     """Plan the point-in-time frame of a project.
 
@@ -115,6 +117,8 @@ def plan_frame(
         Compute each source's features into a temporary table as soon as it is planned,
         one source at a time, so that peak memory is that of the largest source rather
         than of all of them at once. The returned expression then reads those tables.
+    on_source
+        Called with each events source's name as its features are computed.
     """
     if spec.target is None or spec.cutoffs is None:
         raise DataError("target: the project is in table mode; it has no point-in-time frame")
@@ -197,6 +201,8 @@ def plan_frame(
         else:
             names = []
         part = probed.select(key, _O, *specials, *names)
+        if on_source is not None:
+            on_source(plan.name)
         if materialize:
             part = engine.materialize(part, f"__features_{plan.prefix}")
         frame = part if frame is None else frame.inner_join(part, [key, _O])
