@@ -3,49 +3,114 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+
+from propensity._io import atomic_path
+from propensity.errors import DataError
 
 __all__ = ["DemoData", "Shift", "simulate", "write_demo"]
 
-PLANS = np.array(["basic", "plus", "premium"])
-PLAN_SHARE = [0.5, 0.35, 0.15]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+PLANS = ("basic", "plus", "premium")
+PLAN_SHARE = (0.5, 0.35, 0.15)
 PLAN_PRICE = np.array([9.99, 19.99, 39.99])
-CHANNELS = np.array(["web", "app", "referral", "partner"])
-CHANNEL_SHARE = [0.4, 0.3, 0.15, 0.15]
+CHANNELS = ("web", "app", "referral", "partner")
+CHANNEL_SHARE = (0.4, 0.3, 0.15, 0.15)
 CHANNEL_ENGAGEMENT = np.array([0.0, 0.15, 0.35, -0.3])
-REGIONS = np.array(["north", "south", "east", "west"])
-CATEGORIES = np.array(["grocery", "home", "fashion", "electronics", "beauty"])
-CATEGORY_SHARE = [0.35, 0.2, 0.2, 0.1, 0.15]
-DEVICES = np.array(["web", "ios", "android"])
-TOPICS = np.array(["billing", "delivery", "product", "account"])
-TOPIC_SHARE = [0.3, 0.35, 0.2, 0.15]
+REGIONS = ("north", "south", "east", "west")
+CATEGORIES = ("grocery", "home", "fashion", "electronics", "beauty")
+CATEGORY_SHARE = (0.35, 0.2, 0.2, 0.1, 0.15)
+DEVICES = ("web", "ios", "android")
+TOPICS = ("billing", "delivery", "product", "account")
+TOPIC_SHARE = (0.3, 0.35, 0.2, 0.15)
 TOPIC_MOOD = np.array([-0.9, -0.5, 0.0, 0.2])
-WEEK_SECONDS = 7 * 86_400
+
+# Share of customers who signed up in the year before `start`: the business already runs.
+BASE_SHARE = 0.15
+# Engagement: AR(1) towards a personal level that decays with age, plus rare sharp drops.
+PERSISTENCE = 0.85
+AGE_DECAY = 0.25
+NOISE = 0.22
+DROP_CHANCE = 0.01
+DROP_SIZE = 1.0
+# Weekly churn hazard: sigmoid(B0 - A * engagement + C * bad tickets + D * (price - 20) / 10).
+HAZARD_B0 = -5.7
+HAZARD_ENGAGEMENT = 1.1
+HAZARD_BAD_TICKET = 1.2
+HAZARD_PRICE = 0.35
+BAD_WEEKS = 8
+BAD_SCORE = 2
+# Weekly event rates: exp(intercept + slope * engagement).
+LOGIN_RATE = (0.15, 0.8)
+ORDER_RATE = (-1.75, 0.55)
+TICKET_RATE = (np.log(0.035), -0.45)
+
+DAY = 86_400
+WEEK = 7 * DAY
 
 
 @dataclass(frozen=True)
 class Shift:
-    """A change of behaviour after a date: e.g. a price rise that hits one plan."""
+    """A change of behaviour after a date: e.g. a price rise that hits one plan.
+
+    Parameters
+    ----------
+    start
+        The first day the change applies.
+    plan
+        The plan hit: one of "basic", "plus", "premium".
+    churn_multiplier
+        The weekly churn hazard of that plan's customers is multiplied by this from `start`.
+    """
 
     start: dt.date
     plan: str
     churn_multiplier: float = 2.5
 
+    def __post_init__(self) -> None:
+        if self.plan not in PLANS:
+            raise DataError(
+                f"Shift.plan: unknown plan {self.plan!r}; plans are: {', '.join(PLANS)}"
+            )
+        if not self.churn_multiplier > 0:
+            raise DataError(
+                f"Shift.churn_multiplier: {self.churn_multiplier} must be a positive number"
+            )
+
 
 @dataclass(frozen=True)
 class DemoData:
-    """The simulated tables, plus the hidden churn date of each customer (never written)."""
+    """The simulated tables, plus the hidden churn date of each customer (never written).
+
+    Parameters
+    ----------
+    customers
+        One row per customer: id, signup date, plan, channel, region, price and fake PII.
+    orders
+        One row per order, in time order.
+    logins
+        One row per login, in time order.
+    tickets
+        One row per support ticket, in time order, with a satisfaction score from 1 to 5.
+    churned_at
+        Indexed by ``customer_id``: the day a customer left (no event on or after it), or
+        NaT for a customer still there at the end of the period.
+    """
 
     customers: pd.DataFrame
     orders: pd.DataFrame
     logins: pd.DataFrame
     tickets: pd.DataFrame
-    churned_at: pd.Series
+    churned_at: pd.Series[pd.Timestamp]
 
 
 def simulate(
@@ -58,180 +123,251 @@ def simulate(
 ) -> DemoData:
     """Simulate a shop week by week.
 
-    Each customer signs up at some point, carries a latent engagement that drifts and
-    slowly decays, logs in, orders and opens support tickets at rates that follow it, and
-    churns with a weekly hazard that rises with low engagement, recent tickets rated 1-2
-    and a higher price. A churned customer produces no more events.
+    Customers sign up over the period (some in the year before it, more early on than
+    late). Each carries a latent engagement that drifts towards a personal level which
+    decays with age, with occasional sharp drops; it sets the rates at which the customer
+    logs in, orders and opens support tickets (more tickets, and worse rated, when
+    engagement is low). The weekly churn hazard rises with low engagement, with tickets
+    rated 1-2 in the last 8 weeks and with the plan's price. A churned customer produces no
+    more events. Events fall on a random second within their week, from `start` to `end`.
 
     Parameters
     ----------
     customers
-        How many customers sign up over the period.
+        How many customers sign up.
     seed
-        The same seed gives the same data.
+        The random seed: the same arguments give the same data.
     start, end
-        The period simulated.
+        The first and last day of the period with events.
     shift
         An optional change after a date (a price rise for one plan).
+
+    Returns
+    -------
+    DemoData
+        The four tables and the hidden churn dates.
+
+    Raises
+    ------
+    DataError
+        If there are no customers or the period is shorter than 60 days.
     """
+    if customers < 1:
+        raise DataError(f"simulate: customers={customers}; simulate at least 1 customer")
+    span = (end - start).days + 1
+    if span < 60:
+        raise DataError(f"simulate: the period {start} to {end} is too short; use 60 days or more")
     rng = np.random.default_rng(seed)
     n = customers
-    days = (end - start).days
-    weeks = days // 7
-    # more sign-ups early on, so that the base is established when cutoffs start
-    signup = np.minimum((rng.beta(1.0, 1.6, n) * (days - 30)).astype(np.int64), days - 30)
+    signup = _signup_days(rng, n, span)
     plan = rng.choice(len(PLANS), n, p=PLAN_SHARE)
     channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARE)
     region = rng.integers(0, len(REGIONS), n)
     price = np.round(PLAN_PRICE[plan] * rng.uniform(0.9, 1.1, n), 2)
-    base = CHANNEL_ENGAGEMENT[channel] + rng.normal(0.0, 0.45, n)
-    engagement = base + rng.normal(0.0, 0.3, n)
+    level = CHANNEL_ENGAGEMENT[channel] + rng.normal(0.0, 0.45, n)
+    engagement = level + rng.normal(0.0, 0.3, n)
     spend = rng.lognormal(np.log(25.0) + 0.35 * plan, 0.3, n)
-    bad = np.zeros(n)
-    alive = np.ones(n, dtype=bool)
-    churn_day = np.full(n, -1, dtype=np.int64)
-    shift_day = None if shift is None else (shift.start - start).days
-    shift_plan = None if shift is None else list(PLANS).index(shift.plan)
+    device = np.where(channel == 1, rng.integers(1, 3, n), rng.choice(3, n, p=[0.6, 0.2, 0.2]))
+    logit_fixed = HAZARD_B0 + HAZARD_PRICE * (price - 20.0) / 10.0
+    shift_day = span if shift is None else (shift.start - start).days
+    hit = np.zeros(n, dtype=bool) if shift is None else plan == PLANS.index(shift.plan)
+    multiplier = 1.0 if shift is None else shift.churn_multiplier
 
-    parts: dict[str, list[tuple[np.ndarray, ...]]] = {"orders": [], "logins": [], "tickets": []}
-    for week in range(weeks):
+    # tickets rated 1-2 in each of the last BAD_WEEKS weeks (a ring), and their sum
+    bad_ring = np.zeros((BAD_WEEKS, n), dtype=np.int64)
+    bad = np.zeros(n, dtype=np.int64)
+    alive = np.ones(n, dtype=bool)
+    churn_day = np.full(n, span, dtype=np.int64)  # span: still there at the end
+    logins: list[tuple[IntArray, IntArray]] = []
+    orders: list[tuple[IntArray, IntArray]] = []
+    tickets: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
+    first_week = int(signup.min()) // 7
+    for week in range(first_week, -(-span // 7)):
         day0 = week * 7
         active = alive & (signup <= day0)
         age = np.maximum(day0 - signup, 0) / 365.0
-        engagement = 0.85 * engagement + 0.15 * (base - 0.25 * age) + rng.normal(0.0, 0.22, n)
-        logit = -5.6 - 1.1 * engagement + 0.8 * bad + 0.035 * (price - 20.0)
+        drop = rng.random(n) < DROP_CHANCE
+        engagement = (
+            PERSISTENCE * engagement
+            + (1.0 - PERSISTENCE) * (level - AGE_DECAY * age)
+            + rng.normal(0.0, NOISE, n)
+            - DROP_SIZE * drop
+        )
+        logit = logit_fixed - HAZARD_ENGAGEMENT * engagement + HAZARD_BAD_TICKET * bad
         hazard = 1.0 / (1.0 + np.exp(-logit))
-        if shift is not None and shift_day is not None and day0 >= shift_day:
-            hit = np.minimum(hazard * shift.churn_multiplier, 1.0)
-            hazard = np.where(plan == shift_plan, hit, hazard)
-        leaving = active & (rng.random(n) < hazard)
-        churn_day[leaving] = day0
-        alive &= ~leaving
-        active &= ~leaving
+        if day0 >= shift_day:
+            hazard = np.where(hit, np.minimum(hazard * multiplier, 1.0), hazard)
+        leaving = np.flatnonzero(active & (rng.random(n) < hazard))
+        leave_day = day0 + rng.integers(0, 7, leaving.size)
+        within = leave_day < span  # a churn after `end` is not part of the data
+        churn_day[leaving[within]] = leave_day[within]
+        alive[leaving[within]] = False
+
+        # events of the customers active this week; a leaver's stop on the day they leave
         idx = np.flatnonzero(active)
         e = engagement[idx]
-        logins = rng.poisson(np.exp(0.15 + 0.8 * e))
-        orders = rng.poisson(np.exp(-1.75 + 0.55 * e))
-        tickets = rng.poisson(0.035 * np.exp(-0.45 * e))
-        parts["logins"].append(_expand(rng, idx, logins, day0))
-        parts["orders"].append(_expand(rng, idx, orders, day0))
-        t_ids, t_secs = _expand(rng, idx, tickets, day0)
-        parts["tickets"].append((t_ids, t_secs))
-        if len(t_ids):
-            topic = rng.choice(len(TOPICS), len(t_ids), p=TOPIC_SHARE)
-            mood = (
-                3.6 + 0.6 * engagement[t_ids] + TOPIC_MOOD[topic] + rng.normal(0, 0.9, len(t_ids))
-            )
-            score = np.clip(np.rint(mood), 1, 5).astype(np.int64)
-            parts["tickets"][-1] = (t_ids, t_secs, topic, score)
-            np.add.at(bad, t_ids[score <= 2], 1.0)
-        bad *= 0.85
+        limit = churn_day * DAY
+        t_ids, t_secs = _expand(rng, idx, rng.poisson(_rate(TICKET_RATE, e)), day0, limit)
+        topic = rng.choice(len(TOPICS), t_ids.size, p=TOPIC_SHARE)
+        mood = 3.6 + 0.6 * engagement[t_ids] + TOPIC_MOOD[topic]
+        score = np.clip(np.rint(mood + rng.normal(0.0, 0.9, t_ids.size)), 1, 5).astype(np.int64)
+        slot = week % BAD_WEEKS
+        bad -= bad_ring[slot]
+        bad_ring[slot] = np.bincount(t_ids[score <= BAD_SCORE], minlength=n)
+        bad += bad_ring[slot]
+        if week < 0:  # the year before `start` only builds up the customer base
+            continue
+        tickets.append((t_ids, t_secs, topic, score))
+        logins.append(_expand(rng, idx, rng.poisson(_rate(LOGIN_RATE, e)), day0, limit))
+        orders.append(_expand(rng, idx, rng.poisson(_rate(ORDER_RATE, e)), day0, limit))
 
     origin = np.datetime64(start.isoformat(), "s")
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    text_ids = ids.astype(str)
     customers_df = pd.DataFrame(
         {
-            "customer_id": np.arange(1, n + 1, dtype=np.int64),
-            "signup_date": pd.to_datetime(np.datetime64(start.isoformat(), "D") + signup)
-            .strftime("%Y-%m-%d")
-            .astype(str),
-            "plan": PLANS[plan],
-            "channel": CHANNELS[channel],
-            "region": REGIONS[region],
+            "customer_id": ids,
+            "signup_date": pd.Series(
+                np.datetime_as_string(origin.astype("datetime64[D]") + signup, unit="D"),
+                dtype="str",
+            ),
+            "plan": _labels(PLANS, plan),
+            "channel": _labels(CHANNELS, channel),
+            "region": _labels(REGIONS, region),
             "monthly_price": price,
-            "email": [f"c{i}@example.com" for i in range(1, n + 1)],
-            "name": [f"Customer {i}" for i in range(1, n + 1)],
+            "email": pd.Series(
+                np.strings.add(np.strings.add("c", text_ids), "@example.com"), dtype="str"
+            ),
+            "name": pd.Series(np.strings.add("Customer ", text_ids), dtype="str"),
         }
     )
-    ids, secs = _stack(parts["orders"])
+
+    o_ids, o_secs = _concat(orders, 0), _concat(orders, 1)
+    amount = np.round(spend[o_ids] * rng.lognormal(0.0, 0.45, o_ids.size), 2)
     orders_df = pd.DataFrame(
         {
-            "order_id": np.arange(1, len(ids) + 1, dtype=np.int64),
-            "customer_id": ids + 1,
-            "order_time": origin + secs.astype("timedelta64[s]"),
-            "amount": np.round(spend[ids] * rng.lognormal(0.0, 0.45, len(ids)), 2),
-            "category": CATEGORIES[rng.choice(len(CATEGORIES), len(ids), p=CATEGORY_SHARE)],
+            "order_id": np.arange(1, o_ids.size + 1, dtype=np.int64),
+            "customer_id": o_ids + 1,
+            "order_time": origin + o_secs.astype("timedelta64[s]"),
+            "amount": np.maximum(amount, 1.0),
+            "category": _labels(
+                CATEGORIES, rng.choice(len(CATEGORIES), o_ids.size, p=CATEGORY_SHARE)
+            ),
         }
     )
-    ids, secs = _stack(parts["logins"])
-    app = channel[ids] == 1
-    device = np.where(app, rng.integers(1, 3, len(ids)), rng.choice(3, len(ids), p=[0.6, 0.2, 0.2]))
+    del o_ids, o_secs, amount
+
+    l_ids, l_secs = _concat(logins, 0), _concat(logins, 1)
+    del logins
+    # most logins come from the customer's usual device
+    usual = rng.random(l_ids.size) < 0.8
+    l_device = np.where(usual, device[l_ids], rng.integers(0, len(DEVICES), l_ids.size))
     logins_df = pd.DataFrame(
         {
-            "customer_id": ids + 1,
-            "login_time": origin + secs.astype("timedelta64[s]"),
-            "device": DEVICES[device],
+            "customer_id": l_ids + 1,
+            "login_time": origin + l_secs.astype("timedelta64[s]"),
+            "device": _labels(DEVICES, l_device),
         }
     )
-    ticket_parts = [p for p in parts["tickets"] if len(p) == 4]
-    t_ids = np.concatenate([p[0] for p in ticket_parts]) if ticket_parts else np.zeros(0, np.int64)
-    t_secs = np.concatenate([p[1] for p in ticket_parts]) if ticket_parts else np.zeros(0, np.int64)
-    topics = np.concatenate([p[2] for p in ticket_parts]) if ticket_parts else np.zeros(0, np.int64)
-    scores = np.concatenate([p[3] for p in ticket_parts]) if ticket_parts else np.zeros(0, np.int64)
+    del l_ids, l_secs, l_device, usual
+
+    t_ids = _concat(tickets, 0)
     tickets_df = pd.DataFrame(
         {
-            "ticket_id": np.arange(1, len(t_ids) + 1, dtype=np.int64),
+            "ticket_id": np.arange(1, t_ids.size + 1, dtype=np.int64),
             "customer_id": t_ids + 1,
-            "opened_at": origin + t_secs.astype("timedelta64[s]"),
-            "topic": TOPICS[topics],
-            "satisfaction": scores,
+            "opened_at": origin + _concat(tickets, 1).astype("timedelta64[s]"),
+            "topic": _labels(TOPICS, _concat(tickets, 2)),
+            "satisfaction": _concat(tickets, 3),
         }
     )
-    churned = pd.Series(
-        np.where(
-            churn_day >= 0,
-            np.datetime64(start.isoformat(), "D") + np.maximum(churn_day, 0),
-            np.datetime64("NaT"),
-        ).astype("datetime64[s]"),
-        index=pd.Index(np.arange(1, n + 1), name="customer_id"),
+
+    churned = origin.astype("datetime64[D]") + churn_day
+    churned_at = pd.Series(
+        np.where(churn_day < span, churned, np.datetime64("NaT")).astype("datetime64[s]"),
+        index=pd.Index(ids, name="customer_id"),
         name="churned_at",
     )
-    return DemoData(customers_df, orders_df, logins_df, tickets_df, churned)
+    return DemoData(customers_df, orders_df, logins_df, tickets_df, churned_at)
 
 
 def write_demo(
     folder: Path, customers: int = 20_000, *, seed: int = 7, shift: Shift | None = None
 ) -> dict[str, int]:
-    """Simulate and write ``customers.csv`` and three Parquet event files into ``folder``.
+    """Simulate the shop and write its four files into a folder.
 
-    Each file is written to a temporary name and renamed, so nothing is half-written.
-    Returns the number of rows of each file.
+    Writes ``customers.csv``, ``orders.parquet``, ``logins.parquet`` and
+    ``tickets.parquet``. Each file is written under a temporary name in the same folder and
+    then renamed, so none is ever half-written. The churn dates are not written.
+
+    Parameters
+    ----------
+    folder
+        Where to write (created if missing).
+    customers
+        How many customers sign up.
+    seed
+        The random seed: the same arguments give the same files.
+    shift
+        An optional change after a date (a price rise for one plan).
+
+    Returns
+    -------
+    dict[str, int]
+        The number of rows written, by file stem.
     """
     data = simulate(customers, seed=seed, shift=shift)
     folder.mkdir(parents=True, exist_ok=True)
-    frames = {
-        "customers": data.customers,
-        "orders": data.orders,
-        "logins": data.logins,
-        "tickets": data.tickets,
-    }
+    with atomic_path(folder / "customers.csv") as tmp:
+        data.customers.to_csv(tmp, index=False)
+    frames = {"orders": data.orders, "logins": data.logins, "tickets": data.tickets}
     for name, frame in frames.items():
-        suffix = ".csv" if name == "customers" else ".parquet"
-        final = folder / f"{name}{suffix}"
-        tmp = folder / f".{name}{suffix}.{os.getpid()}.tmp"
-        try:
-            if suffix == ".csv":
-                frame.to_csv(tmp, index=False)
-            else:
-                frame.to_parquet(tmp, index=False)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return {name: len(frame) for name, frame in frames.items()}
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+    return {"customers": len(data.customers)} | {name: len(f) for name, f in frames.items()}
+
+
+def _signup_days(rng: np.random.Generator, n: int, span: int) -> IntArray:
+    """Signup days relative to the start, sorted, so that ids follow signup order.
+
+    A share of the customers signed up in the year before the period; the others over
+    the period up to 30 days before its end, more of them early on.
+    """
+    before = rng.random(n) < BASE_SHARE
+    early = rng.integers(-365, 0, n)
+    during = (rng.beta(1.0, 1.6, n) * (span - 30)).astype(np.int64)
+    return np.sort(np.where(before, early, during))
+
+
+def _rate(coefficients: tuple[float, float], engagement: FloatArray) -> FloatArray:
+    """A weekly event rate, log-linear in engagement."""
+    intercept, slope = coefficients
+    return np.exp(intercept + slope * engagement)
 
 
 def _expand(
-    rng: np.random.Generator, idx: np.ndarray, counts: np.ndarray, day0: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One row per event: the customer index and a random second within the week."""
+    rng: np.random.Generator, idx: IntArray, counts: IntArray, day0: int, limit: IntArray
+) -> tuple[IntArray, IntArray]:
+    """One row per event, in time order: the customer index and its second from the start.
+
+    Each event falls on a random second within the week; those at or after the customer's
+    limit (the second they churn, or the end of the period) are dropped.
+    """
     ids = np.repeat(idx, counts)
-    secs = day0 * 86_400 + rng.integers(0, WEEK_SECONDS, len(ids))
-    return ids, secs
-
-
-def _stack(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, np.ndarray]:
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ids = np.concatenate([p[0] for p in parts])
-    secs = np.concatenate([p[1] for p in parts])
+    secs = day0 * DAY + rng.integers(0, WEEK, ids.size)
+    keep = secs < limit[ids]
+    ids, secs = ids[keep], secs[keep]
     order = np.argsort(secs, kind="stable")
     return ids[order], secs[order]
+
+
+def _concat(parts: Sequence[tuple[IntArray, ...]], column: int) -> IntArray:
+    """One column of the weekly parts, end to end."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([part[column] for part in parts])
+
+
+def _labels(levels: tuple[str, ...], codes: IntArray) -> pd.Series[str]:
+    """A text column from integer codes (through Arrow: much faster than NumPy strings)."""
+    return pd.Series(pa.array(levels).take(codes).to_pandas(), dtype="str")
