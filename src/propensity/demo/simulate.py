@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,7 @@ __all__ = ["DemoData", "Shift", "simulate", "write_demo"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+Part = tuple[npt.NDArray[Any], ...]  # one week of events: customer index, second, attributes
 
 PLANS = ("basic", "plus", "premium")
 PLAN_SHARE = (0.5, 0.35, 0.15)
@@ -157,60 +159,60 @@ def simulate(
     span = (end - start).days + 1
     if span < 60:
         raise DataError(f"simulate: the period {start} to {end} is too short; use 60 days or more")
-    rng = np.random.default_rng(seed)
-    n = customers
-    signup = _signup_days(rng, n, span)
-    plan = rng.choice(len(PLANS), n, p=PLAN_SHARE)
-    channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARE)
-    region = rng.integers(0, len(REGIONS), n)
-    price = np.round(PLAN_PRICE[plan] * rng.uniform(0.9, 1.1, n), 2)
-    level = CHANNEL_ENGAGEMENT[channel] + rng.normal(0.0, 0.45, n)
-    engagement = level + rng.normal(0.0, 0.3, n)
-    spend = rng.lognormal(np.log(25.0) + 0.35 * plan, 0.3, n)
-    device = np.where(channel == 1, rng.integers(1, 3, n), rng.choice(3, n, p=[0.6, 0.2, 0.2]))
-    logit_fixed = HAZARD_B0 + HAZARD_PRICE * (price - 20.0) / 10.0
+    # One random stream per kind of draw: a customer's engagement, tickets and churn never
+    # depend on how many logins or orders were drawn, nor on other customers' churn, so a
+    # Shift changes nothing before its start and nothing for the plans it does not hit.
+    life, ticket_rng, login_rng, order_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    people = _draw_people(life, customers, span)
     shift_day = span if shift is None else (shift.start - start).days
-    hit = np.zeros(n, dtype=bool) if shift is None else plan == PLANS.index(shift.plan)
+    hit = people.plan == (-1 if shift is None else PLANS.index(shift.plan))
     multiplier = 1.0 if shift is None else shift.churn_multiplier
-
+    n = customers
+    logit_fixed = HAZARD_B0 + HAZARD_PRICE * (people.price - 20.0) / 10.0
+    engagement = people.level + life.normal(0.0, 0.3, n)
     # tickets rated 1-2 in each of the last BAD_WEEKS weeks (a ring), and their sum
     bad_ring = np.zeros((BAD_WEEKS, n), dtype=np.int64)
     bad = np.zeros(n, dtype=np.int64)
     alive = np.ones(n, dtype=bool)
     churn_day = np.full(n, span, dtype=np.int64)  # span: still there at the end
-    logins: list[tuple[IntArray, IntArray]] = []
-    orders: list[tuple[IntArray, IntArray]] = []
-    tickets: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
-    first_week = int(signup.min()) // 7
-    for week in range(first_week, -(-span // 7)):
+    everyone = np.arange(n, dtype=np.int64)
+    logins: list[Part] = []
+    orders: list[Part] = []
+    tickets: list[Part] = []
+    for week in range(int(people.signup.min()) // 7, -(-span // 7)):
         day0 = week * 7
-        active = alive & (signup <= day0)
-        age = np.maximum(day0 - signup, 0) / 365.0
-        drop = rng.random(n) < DROP_CHANCE
+        active = alive & (people.signup <= day0)
+        age = np.maximum(day0 - people.signup, 0) / 365.0
         engagement = (
             PERSISTENCE * engagement
-            + (1.0 - PERSISTENCE) * (level - AGE_DECAY * age)
-            + rng.normal(0.0, NOISE, n)
-            - DROP_SIZE * drop
+            + (1.0 - PERSISTENCE) * (people.level - AGE_DECAY * age)
+            + life.normal(0.0, NOISE, n)
+            - DROP_SIZE * (life.random(n) < DROP_CHANCE)
         )
         logit = logit_fixed - HAZARD_ENGAGEMENT * engagement + HAZARD_BAD_TICKET * bad
         hazard = 1.0 / (1.0 + np.exp(-logit))
         if day0 >= shift_day:
             hazard = np.where(hit, np.minimum(hazard * multiplier, 1.0), hazard)
-        leaving = np.flatnonzero(active & (rng.random(n) < hazard))
-        leave_day = day0 + rng.integers(0, 7, leaving.size)
-        within = leave_day < span  # a churn after `end` is not part of the data
-        churn_day[leaving[within]] = leave_day[within]
-        alive[leaving[within]] = False
+        leave_day = day0 + life.integers(0, 7, n)
+        # a churn after `end` is not part of the data
+        leaving = active & (life.random(n) < hazard) & (leave_day < span)
+        churn_day = np.where(leaving, leave_day, churn_day)
+        alive &= ~leaving
+        # events stop on the day a customer leaves
+        limit = np.where(active, churn_day * DAY, 0)
 
-        # events of the customers active this week; a leaver's stop on the day they leave
-        idx = np.flatnonzero(active)
-        e = engagement[idx]
-        limit = churn_day * DAY
-        t_ids, t_secs = _expand(rng, idx, rng.poisson(_rate(TICKET_RATE, e)), day0, limit)
-        topic = rng.choice(len(TOPICS), t_ids.size, p=TOPIC_SHARE)
+        # drawn for everyone and then filtered, to keep each customer's draws their own
+        t_ids, t_secs = _expand(
+            ticket_rng, everyone, ticket_rng.poisson(_rate(TICKET_RATE, engagement)), day0
+        )
+        topic = ticket_rng.choice(len(TOPICS), t_ids.size, p=TOPIC_SHARE)
         mood = 3.6 + 0.6 * engagement[t_ids] + TOPIC_MOOD[topic]
-        score = np.clip(np.rint(mood + rng.normal(0.0, 0.9, t_ids.size)), 1, 5).astype(np.int64)
+        noise = ticket_rng.normal(0.0, 0.9, t_ids.size)
+        score = np.clip(np.rint(mood + noise), 1, 5).astype(np.int64)
+        keep = t_secs < limit[t_ids]
+        t_ids, t_secs, topic, score = t_ids[keep], t_secs[keep], topic[keep], score[keep]
         slot = week % BAD_WEEKS
         bad -= bad_ring[slot]
         bad_ring[slot] = np.bincount(t_ids[score <= BAD_SCORE], minlength=n)
@@ -218,77 +220,42 @@ def simulate(
         if week < 0:  # the year before `start` only builds up the customer base
             continue
         tickets.append((t_ids, t_secs, topic, score))
-        logins.append(_expand(rng, idx, rng.poisson(_rate(LOGIN_RATE, e)), day0, limit))
-        orders.append(_expand(rng, idx, rng.poisson(_rate(ORDER_RATE, e)), day0, limit))
+
+        idx = np.flatnonzero(active)
+        e = engagement[idx]
+        ids, secs = _expand(login_rng, idx, login_rng.poisson(_rate(LOGIN_RATE, e)), day0)
+        keep = secs < limit[ids]
+        ids, secs = ids[keep], secs[keep]
+        # most logins come from the customer's usual device
+        other = login_rng.integers(0, len(DEVICES), ids.size)
+        device = np.where(login_rng.random(ids.size) < 0.8, people.device[ids], other)
+        logins.append((ids, secs, device))
+
+        ids, secs = _expand(order_rng, idx, order_rng.poisson(_rate(ORDER_RATE, e)), day0)
+        keep = secs < limit[ids]
+        ids, secs = ids[keep], secs[keep]
+        amount = np.round(people.spend[ids] * order_rng.lognormal(0.0, 0.45, ids.size), 2)
+        category = order_rng.choice(len(CATEGORIES), ids.size, p=CATEGORY_SHARE)
+        orders.append((ids, secs, np.maximum(amount, 1.0), category))
 
     origin = np.datetime64(start.isoformat(), "s")
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    text_ids = ids.astype(str)
-    customers_df = pd.DataFrame(
-        {
-            "customer_id": ids,
-            "signup_date": pd.Series(
-                np.datetime_as_string(origin.astype("datetime64[D]") + signup, unit="D"),
-                dtype="str",
-            ),
-            "plan": _labels(PLANS, plan),
-            "channel": _labels(CHANNELS, channel),
-            "region": _labels(REGIONS, region),
-            "monthly_price": price,
-            "email": pd.Series(
-                np.strings.add(np.strings.add("c", text_ids), "@example.com"), dtype="str"
-            ),
-            "name": pd.Series(np.strings.add("Customer ", text_ids), dtype="str"),
-        }
+    orders_df = _event_frame(orders, origin, "order_time", row_id="order_id")
+    orders_df["amount"] = _concat(orders, 2)
+    orders_df["category"] = _labels(CATEGORIES, _concat(orders, 3))
+    logins_df = _event_frame(logins, origin, "login_time")
+    logins_df["device"] = _labels(DEVICES, _concat(logins, 2))
+    tickets_df = _event_frame(tickets, origin, "opened_at", row_id="ticket_id")
+    tickets_df["topic"] = _labels(TOPICS, _concat(tickets, 2))
+    tickets_df["satisfaction"] = _concat(tickets, 3)
+    churned = np.where(
+        churn_day < span, origin.astype("datetime64[D]") + churn_day, np.datetime64("NaT")
     )
-
-    o_ids, o_secs = _concat(orders, 0), _concat(orders, 1)
-    amount = np.round(spend[o_ids] * rng.lognormal(0.0, 0.45, o_ids.size), 2)
-    orders_df = pd.DataFrame(
-        {
-            "order_id": np.arange(1, o_ids.size + 1, dtype=np.int64),
-            "customer_id": o_ids + 1,
-            "order_time": origin + o_secs.astype("timedelta64[s]"),
-            "amount": np.maximum(amount, 1.0),
-            "category": _labels(
-                CATEGORIES, rng.choice(len(CATEGORIES), o_ids.size, p=CATEGORY_SHARE)
-            ),
-        }
-    )
-    del o_ids, o_secs, amount
-
-    l_ids, l_secs = _concat(logins, 0), _concat(logins, 1)
-    del logins
-    # most logins come from the customer's usual device
-    usual = rng.random(l_ids.size) < 0.8
-    l_device = np.where(usual, device[l_ids], rng.integers(0, len(DEVICES), l_ids.size))
-    logins_df = pd.DataFrame(
-        {
-            "customer_id": l_ids + 1,
-            "login_time": origin + l_secs.astype("timedelta64[s]"),
-            "device": _labels(DEVICES, l_device),
-        }
-    )
-    del l_ids, l_secs, l_device, usual
-
-    t_ids = _concat(tickets, 0)
-    tickets_df = pd.DataFrame(
-        {
-            "ticket_id": np.arange(1, t_ids.size + 1, dtype=np.int64),
-            "customer_id": t_ids + 1,
-            "opened_at": origin + _concat(tickets, 1).astype("timedelta64[s]"),
-            "topic": _labels(TOPICS, _concat(tickets, 2)),
-            "satisfaction": _concat(tickets, 3),
-        }
-    )
-
-    churned = origin.astype("datetime64[D]") + churn_day
     churned_at = pd.Series(
-        np.where(churn_day < span, churned, np.datetime64("NaT")).astype("datetime64[s]"),
-        index=pd.Index(ids, name="customer_id"),
+        churned.astype("datetime64[s]"),
+        index=pd.Index(np.arange(1, n + 1, dtype=np.int64), name="customer_id"),
         name="churned_at",
     )
-    return DemoData(customers_df, orders_df, logins_df, tickets_df, churned_at)
+    return DemoData(_customer_frame(people, origin), orders_df, logins_df, tickets_df, churned_at)
 
 
 def write_demo(
@@ -327,6 +294,39 @@ def write_demo(
     return {"customers": len(data.customers)} | {name: len(f) for name, f in frames.items()}
 
 
+@dataclass(frozen=True)
+class _People:
+    """The customers' fixed traits, one array element per customer (index = id - 1)."""
+
+    signup: IntArray  # days from the start, sorted
+    plan: IntArray
+    channel: IntArray
+    region: IntArray
+    price: FloatArray
+    level: FloatArray  # the engagement each customer drifts towards when new
+    spend: FloatArray  # typical order amount
+    device: IntArray  # usual login device
+
+
+def _draw_people(rng: np.random.Generator, n: int, span: int) -> _People:
+    """Draw the customers' traits; their ids follow their signup order."""
+    plan = rng.choice(len(PLANS), n, p=PLAN_SHARE)
+    channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARE)
+    # app customers log in from phones; the others mostly from the web
+    phone = rng.integers(1, len(DEVICES), n)
+    usual = np.where(channel == CHANNELS.index("app"), phone, rng.choice(3, n, p=[0.6, 0.2, 0.2]))
+    return _People(
+        signup=_signup_days(rng, n, span),
+        plan=plan,
+        channel=channel,
+        region=rng.integers(0, len(REGIONS), n),
+        price=np.round(PLAN_PRICE[plan] * rng.uniform(0.9, 1.1, n), 2),
+        level=CHANNEL_ENGAGEMENT[channel] + rng.normal(0.0, 0.45, n),
+        spend=rng.lognormal(np.log(25.0) + 0.35 * plan, 0.3, n),
+        device=usual,
+    )
+
+
 def _signup_days(rng: np.random.Generator, n: int, span: int) -> IntArray:
     """Signup days relative to the start, sorted, so that ids follow signup order.
 
@@ -346,26 +346,60 @@ def _rate(coefficients: tuple[float, float], engagement: FloatArray) -> FloatArr
 
 
 def _expand(
-    rng: np.random.Generator, idx: IntArray, counts: IntArray, day0: int, limit: IntArray
+    rng: np.random.Generator, idx: IntArray, counts: IntArray, day0: int
 ) -> tuple[IntArray, IntArray]:
     """One row per event, in time order: the customer index and its second from the start.
 
-    Each event falls on a random second within the week; those at or after the customer's
-    limit (the second they churn, or the end of the period) are dropped.
+    Each event falls on a random second within the week that starts on day ``day0``.
     """
     ids = np.repeat(idx, counts)
     secs = day0 * DAY + rng.integers(0, WEEK, ids.size)
-    keep = secs < limit[ids]
-    ids, secs = ids[keep], secs[keep]
     order = np.argsort(secs, kind="stable")
     return ids[order], secs[order]
 
 
-def _concat(parts: Sequence[tuple[IntArray, ...]], column: int) -> IntArray:
+def _concat(parts: Sequence[Part], column: int) -> npt.NDArray[Any]:
     """One column of the weekly parts, end to end."""
     if not parts:
         return np.zeros(0, dtype=np.int64)
     return np.concatenate([part[column] for part in parts])
+
+
+def _customer_frame(people: _People, origin: np.datetime64) -> pd.DataFrame:
+    """The customers table, with fake PII."""
+    ids = np.arange(1, people.signup.size + 1, dtype=np.int64)
+    text_ids = ids.astype(str)
+    signup = origin.astype("datetime64[D]") + people.signup
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "signup_date": pd.Series(np.datetime_as_string(signup, unit="D"), dtype="str"),
+            "plan": _labels(PLANS, people.plan),
+            "channel": _labels(CHANNELS, people.channel),
+            "region": _labels(REGIONS, people.region),
+            "monthly_price": people.price,
+            "email": pd.Series(
+                np.strings.add(np.strings.add("c", text_ids), "@example.com"), dtype="str"
+            ),
+            "name": pd.Series(np.strings.add("Customer ", text_ids), dtype="str"),
+        }
+    )
+
+
+def _event_frame(
+    parts: Sequence[Part],
+    origin: np.datetime64,
+    time: str,
+    row_id: str | None = None,
+) -> pd.DataFrame:
+    """The key columns of an events table: its own id (if any), the customer and the time."""
+    ids = _concat(parts, 0)
+    columns: dict[str, npt.NDArray[Any]] = {}
+    if row_id is not None:
+        columns[row_id] = np.arange(1, ids.size + 1, dtype=np.int64)
+    columns["customer_id"] = ids + 1
+    columns[time] = origin + _concat(parts, 1).astype("timedelta64[s]")
+    return pd.DataFrame(columns)
 
 
 def _labels(levels: tuple[str, ...], codes: IntArray) -> pd.Series[str]:

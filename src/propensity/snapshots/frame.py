@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from propensity.engine import Engine
 from propensity.errors import DataError
@@ -139,7 +140,9 @@ def plan_frame(
         t = day_number(c)
         bounds |= {t, t + horizon}
         for w in windows:
-            bounds |= {t - w.days, t - 2 * w.days}
+            bounds.add(t - w.days)
+            if spec.features.trends:
+                bounds.add(t - 2 * w.days)
         if active is not None:
             bounds.add(t - active.days)
     ordered = sorted(bounds)
@@ -155,8 +158,6 @@ def plan_frame(
         segments.append(_segments(plan, key, calendar, ordered[0], label_where, label_measure))
     entity = spec.entity_source()
     candidates = _candidates(key, sources, entity[0] if entity else None)
-    import pyarrow as pa
-
     cut_table = engine.register_arrow(
         pa.table(
             {
@@ -176,6 +177,8 @@ def plan_frame(
     frame: ir.Table | None = None
     features: list[str] = []
     for seg, plan in zip(segments, plans, strict=True):
+        if not with_features and plan.name not in (pop_source, target.source):
+            continue  # contributes neither population nor label
         columns = [key, _O, _PROBE, *plan.values]
         stacked = ibis.union(
             probes.mutate(**{c: ibis.null(t) for c, t in plan.values.items()}).select(columns),
@@ -298,8 +301,6 @@ def _calendar(engine: Engine, bounds: list[int]) -> ir.Table:
     for lo, hi in itertools.pairwise(bounds):
         days.extend(range(lo, hi))
         ends.extend([hi] * (hi - lo))
-    import pyarrow as pa
-
     table = pa.table({"__day": pa.array(days, pa.int64()), _O: pa.array(ends, pa.int64())})
     return engine.register_arrow(table, "__calendar")
 
