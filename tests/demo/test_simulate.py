@@ -1,109 +1,270 @@
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from propensity.demo.simulate import Shift, simulate, write_demo
+from propensity.demo.simulate import DemoData, Shift, simulate, write_demo
+from propensity.errors import DataError
+from propensity.modeling.metrics import roc_auc_score
+
+START, END = dt.date(2023, 1, 1), dt.date(2025, 12, 31)
+EVENTS = {"orders": "order_time", "logins": "login_time", "tickets": "opened_at"}
+DAYS_56 = pd.Timedelta(days=56)
+DAYS_90 = pd.Timedelta(days=90)
 
 
 @pytest.fixture(scope="module")
-def data():
+def data() -> DemoData:
     return simulate(4000, seed=11)
 
 
+def assert_same(a: DemoData, b: DemoData) -> None:
+    for name in ("customers", "orders", "logins", "tickets"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    pd.testing.assert_series_equal(a.churned_at, b.churned_at)
+
+
 def test_same_seed_same_data_and_another_seed_differs(data):
-    again = simulate(4000, seed=11)
-    pd.testing.assert_frame_equal(data.orders, again.orders)
-    pd.testing.assert_frame_equal(data.customers, again.customers)
+    assert_same(data, simulate(4000, seed=11))
     other = simulate(4000, seed=12)
-    assert not data.orders.amount.equals(other.orders.amount)
+    assert not other.customers.plan.equals(data.customers.plan)
+    assert len(other.logins) != len(data.logins)
 
 
-def test_schemas(data):
-    assert list(data.customers.columns) == [
-        "customer_id",
-        "signup_date",
-        "plan",
-        "channel",
-        "region",
-        "monthly_price",
-        "email",
-        "name",
-    ]
-    assert list(data.orders.columns) == [
-        "order_id",
-        "customer_id",
-        "order_time",
-        "amount",
-        "category",
-    ]
-    assert list(data.logins.columns) == ["customer_id", "login_time", "device"]
-    assert list(data.tickets.columns) == [
-        "ticket_id",
-        "customer_id",
-        "opened_at",
-        "topic",
-        "satisfaction",
-    ]
-    assert data.orders.order_time.dtype.kind == "M"
-    assert (data.orders.amount > 0).all()
-    assert data.tickets.satisfaction.between(1, 5).all()
-    assert set(data.customers.plan) == {"basic", "plus", "premium"}
+def test_columns_and_dtypes(data):
+    expected = {
+        "customers": {
+            "customer_id": "int64",
+            "signup_date": "str",
+            "plan": "str",
+            "channel": "str",
+            "region": "str",
+            "monthly_price": "float64",
+            "email": "str",
+            "name": "str",
+        },
+        "orders": {
+            "order_id": "int64",
+            "customer_id": "int64",
+            "order_time": "datetime64[s]",
+            "amount": "float64",
+            "category": "str",
+        },
+        "logins": {"customer_id": "int64", "login_time": "datetime64[s]", "device": "str"},
+        "tickets": {
+            "ticket_id": "int64",
+            "customer_id": "int64",
+            "opened_at": "datetime64[s]",
+            "topic": "str",
+            "satisfaction": "int64",
+        },
+    }
+    for name, columns in expected.items():
+        frame = getattr(data, name)
+        assert {c: str(t) for c, t in frame.dtypes.items()} == columns, name
+    assert str(data.churned_at.dtype) == "datetime64[s]"
+    assert data.churned_at.index.name == "customer_id"
 
 
-def test_events_stay_within_each_customers_life(data):
+def test_values_of_each_column(data):
+    customers = data.customers
+    ids = np.arange(1, 4001)
+    assert np.array_equal(customers.customer_id, ids)
+    assert set(customers.plan) == {"basic", "plus", "premium"}
+    assert set(customers.channel) == {"web", "app", "referral", "partner"}
+    assert set(customers.region) == {"north", "south", "east", "west"}
+    assert customers.email.tolist() == [f"c{i}@example.com" for i in ids]
+    assert customers.name.tolist() == [f"Customer {i}" for i in ids]
+    signup = pd.to_datetime(customers.signup_date, format="%Y-%m-%d")
+    assert signup.is_monotonic_increasing  # ids follow signup order
+    assert signup.min() >= pd.Timestamp("2022-01-01")
+    assert signup.max() <= pd.Timestamp("2025-12-01")
+    assert (signup < pd.Timestamp(START)).mean() == pytest.approx(0.15, abs=0.03)
+    price = customers.groupby("plan").monthly_price.median()
+    assert price["basic"] < price["plus"] < price["premium"]
+
+    orders = data.orders
+    assert np.array_equal(orders.order_id, np.arange(1, len(orders) + 1))
+    assert (orders.amount > 0).all()
+    assert np.array_equal(orders.amount, orders.amount.round(2))
+    assert set(orders.category) == {"grocery", "home", "fashion", "electronics", "beauty"}
+    assert set(data.logins.device) == {"web", "ios", "android"}
+    tickets = data.tickets
+    assert np.array_equal(tickets.ticket_id, np.arange(1, len(tickets) + 1))
+    assert set(tickets.topic) == {"billing", "delivery", "product", "account"}
+    assert set(tickets.satisfaction) == {1, 2, 3, 4, 5}
+    for name, time in EVENTS.items():
+        frame = getattr(data, name)
+        assert frame[time].is_monotonic_increasing, name
+        assert frame.customer_id.between(1, 4000).all(), name
+
+
+def test_sizes_are_about_a_hundred_events_per_customer_mostly_logins(data):
+    events = {name: len(getattr(data, name)) for name in EVENTS}
+    assert 70 < sum(events.values()) / 4000 < 140
+    assert events["logins"] > 5 * events["orders"] > 5 * events["tickets"]
+
+
+def assert_events_within_lives(data: DemoData, start: dt.date, end: dt.date) -> None:
     signup = pd.to_datetime(data.customers.set_index("customer_id").signup_date)
-    end = pd.Timestamp("2025-12-31")
-    for frame, col in (
-        (data.orders, "order_time"),
-        (data.logins, "login_time"),
-        (data.tickets, "opened_at"),
-    ):
-        when = frame[col]
-        assert (when >= signup.reindex(frame.customer_id).to_numpy()).all()
+    assert (signup >= pd.Timestamp(start) - pd.Timedelta(days=365)).all()
+    assert (signup <= pd.Timestamp(end) - pd.Timedelta(days=30)).all()
+    churned = data.churned_at.dropna()
+    assert (churned >= signup[churned.index]).all()
+    assert (churned <= pd.Timestamp(end)).all()
+    for name, time in EVENTS.items():
+        frame = getattr(data, name)
+        when = frame[time].to_numpy()
+        assert (when >= np.datetime64(start)).all(), name
+        assert (when < np.datetime64(end + dt.timedelta(days=1))).all(), name
+        assert (when >= signup.reindex(frame.customer_id).to_numpy()).all(), name
         churn = data.churned_at.reindex(frame.customer_id).to_numpy()
-        after_churn = ~pd.isna(churn) & (when.to_numpy() >= churn)
-        assert not after_churn.any()
-        assert (when <= end + pd.Timedelta(days=1)).all()
+        assert not (~np.isnat(churn) & (when >= churn)).any(), name
 
 
-def test_churn_drivers_are_present(data):
-    recent = data.logins.login_time.between("2023-11-01", "2024-01-01", inclusive="left")
-    logins = data.logins[recent].groupby("customer_id").size()
-    alive = data.churned_at.isna() | (data.churned_at >= "2024-01-01")
-    signed = pd.to_datetime(data.customers.set_index("customer_id").signup_date) < "2023-10-01"
-    base = alive & signed
-    counts = logins.reindex(base[base].index).fillna(0)
-    churned_2024 = data.churned_at.reindex(counts.index).between("2024-01-01", "2024-12-31")
-    low = counts <= counts.quantile(0.25)
-    assert churned_2024[low].mean() > 1.5 * churned_2024[~low].mean()
-    window = data.tickets.opened_at.between("2023-09-01", "2024-01-01", inclusive="left")
-    bad = data.tickets[window & (data.tickets.satisfaction <= 2)]
-    had_bad = pd.Series(counts.index.isin(bad.customer_id), index=counts.index)
-    assert churned_2024[had_bad].mean() > churned_2024[~had_bad].mean()
+def test_no_event_before_signup_after_churn_or_after_the_end(data):
+    assert_events_within_lives(data, START, END)
 
 
-def test_a_shift_raises_churn_of_the_hit_plan():
+@settings(max_examples=15, deadline=None)
+@given(
+    customers=st.integers(1, 150),
+    seed=st.integers(0, 2**32 - 1),
+    start=st.dates(dt.date(2020, 1, 1), dt.date(2024, 12, 31)),
+    days=st.integers(59, 700),
+)
+def test_events_stay_within_lives_for_any_period(customers, seed, start, days):
+    end = start + dt.timedelta(days=days)
+    data = simulate(customers, seed=seed, start=start, end=end)
+    assert len(data.customers) == len(data.churned_at) == customers
+    assert_events_within_lives(data, start, end)
+    assert data.tickets.satisfaction.between(1, 5).all()
+
+
+def at_risk(data: DemoData, cutoffs: list[str]) -> pd.DataFrame:
+    """Customers there at each cutoff (for 8 weeks at least): recent logins, bad tickets,
+    and whether they churn within 90 days."""
+    signup = pd.to_datetime(data.customers.set_index("customer_id").signup_date)
+    rows = []
+    for text in cutoffs:
+        cutoff = pd.Timestamp(text)
+        there = (signup <= cutoff - DAYS_56) & ~(data.churned_at < cutoff)
+        ids = there[there].index
+        logins = data.logins[data.logins.login_time.between(cutoff - DAYS_56, cutoff, "left")]
+        tickets = data.tickets[data.tickets.opened_at.between(cutoff - DAYS_56, cutoff, "left")]
+        bad = tickets[tickets.satisfaction <= 2].customer_id
+        rows.append(
+            pd.DataFrame(
+                {
+                    "logins": logins.customer_id.value_counts().reindex(ids, fill_value=0),
+                    "bad_ticket": ids.isin(bad),
+                    "churns": (data.churned_at[ids] < cutoff + DAYS_90).to_numpy(),
+                }
+            ).assign(low_logins=lambda f: f.logins <= f.logins.quantile(0.25))
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_low_engagement_and_bad_tickets_drive_churn(data):
+    risk = at_risk(data, ["2024-03-01", "2024-09-01", "2025-03-01", "2025-09-01"])
+    rate = risk.groupby("low_logins").churns.mean()
+    assert rate[True] > 1.5 * rate[False]
+    rate = risk.groupby("bad_ticket").churns.mean()
+    assert risk.bad_ticket.sum() > 300
+    assert rate[True] > 1.5 * rate[False]
+    # bad tickets count beyond what they say about engagement: outside the lowest login quartile
+    quartile = pd.qcut(risk.logins.rank(method="first"), 4, labels=False)
+    upper = risk[quartile >= 1]
+    rate = upper.groupby("bad_ticket").churns.mean()
+    assert rate[True] > 1.5 * rate[False]
+
+
+@pytest.mark.parametrize("cutoff", ["2024-07-01", "2025-04-01"])
+def test_no_order_in_90_days_is_common_and_learnable(data, cutoff):
+    at = pd.Timestamp(cutoff)
+    orders = data.orders
+    past = orders[orders.order_time.between(at - pd.Timedelta(days=365), at, inclusive="left")]
+    future = orders[orders.order_time.between(at, at + DAYS_90, inclusive="left")]
+    last = past.groupby("customer_id").order_time.max()
+    label = ~last.index.isin(future.customer_id)
+    assert 0.25 < label.mean() < 0.45
+    recency = (at - last).dt.days.to_numpy()
+    assert roc_auc_score(label, recency) > 0.7
+
+
+def test_a_shift_raises_the_churn_of_the_hit_plan_after_its_start_only():
     start = dt.date(2024, 6, 1)
     plain = simulate(4000, seed=5)
     shifted = simulate(4000, seed=5, shift=Shift(start=start, plan="basic", churn_multiplier=3.0))
-    basic = plain.customers.plan.eq("basic").to_numpy()
+    pd.testing.assert_frame_equal(plain.customers, shifted.customers)
+    for name, time in EVENTS.items():
+        before = [getattr(d, name) for d in (plain, shifted)]
+        before = [f[f[time] < pd.Timestamp(start)] for f in before]
+        pd.testing.assert_frame_equal(*before)
 
-    def rate(d):
-        return d.churned_at[basic].between("2024-06-01", "2025-06-01").mean()
+    basic = plain.customers.plan.eq("basic").to_numpy()
+    # the other plans are untouched; basic customers leave no later than without the shift
+    pd.testing.assert_series_equal(plain.churned_at[~basic], shifted.churned_at[~basic])
+    never = pd.Timestamp("2100-01-01")
+    was, now = plain.churned_at[basic].fillna(never), shifted.churned_at[basic].fillna(never)
+    assert (now <= was).all()
+    early = (was < pd.Timestamp(start)) | (now < pd.Timestamp(start))
+    pd.testing.assert_series_equal(was[early], now[early])
+
+    def rate(d: DemoData) -> float:
+        churned = d.churned_at[basic]
+        there = ~(churned < pd.Timestamp(start))
+        return float(churned[there].lt(pd.Timestamp("2025-06-01")).mean())
 
     assert rate(shifted) > 1.5 * rate(plain)
 
 
-def test_write_demo_writes_four_files_and_no_temporaries(tmp_path):
-    rows = write_demo(tmp_path, 500, seed=3)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+def test_invalid_arguments_are_refused():
+    with pytest.raises(DataError, match=r"Shift.plan: unknown plan 'gold'; plans are: basic"):
+        Shift(start=dt.date(2024, 1, 1), plan="gold")
+    with pytest.raises(DataError, match=r"Shift.churn_multiplier: 0.0 must be a positive"):
+        Shift(start=dt.date(2024, 1, 1), plan="basic", churn_multiplier=0.0)
+    with pytest.raises(DataError, match=r"customers=0; simulate at least 1"):
+        simulate(0)
+    with pytest.raises(DataError, match=r"2024-01-01 to 2024-01-31 is too short"):
+        simulate(10, start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 31))
+
+
+def test_write_demo_writes_the_four_files_and_no_temporaries(tmp_path):
+    rows = write_demo(tmp_path / "data", 500, seed=3)
+    folder = tmp_path / "data"
+    assert sorted(p.name for p in folder.iterdir()) == [
         "customers.csv",
         "logins.parquet",
         "orders.parquet",
         "tickets.parquet",
     ]
-    assert rows["customers"] == 500
-    assert len(pd.read_parquet(tmp_path / "orders.parquet")) == rows["orders"] > 0
-    assert np.array_equal(pd.read_csv(tmp_path / "customers.csv").customer_id, np.arange(1, 501))
+    data = simulate(500, seed=3)
+    assert rows == {name: len(getattr(data, name)) for name in ("customers", *EVENTS)}
+    customers = pd.read_csv(folder / "customers.csv", dtype={"signup_date": "str"})
+    pd.testing.assert_frame_equal(customers, data.customers)
+    for name, time in EVENTS.items():
+        read = pd.read_parquet(folder / f"{name}.parquet")
+        read[time] = read[time].astype("datetime64[s]")
+        pd.testing.assert_frame_equal(read, getattr(data, name))
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    write_demo(tmp_path, 200, seed=1)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def fail(self: pd.DataFrame, path: Path, **kwargs: object) -> None:
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_demo(tmp_path, 300, seed=2)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert after.keys() == before.keys()
+    assert after["orders.parquet"] == before["orders.parquet"]
+    assert after["customers.csv"] != before["customers.csv"]  # written before the failure

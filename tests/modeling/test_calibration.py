@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from propensity.errors import DataError
+from propensity.modeling.calibration import (
+    IsotonicCalibrator,
+    PlattCalibrator,
+    calibrator_from_dict,
+    choose_calibrator,
+)
+from propensity.modeling.metrics import log_loss
+
+
+def expit(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_isotonic_pools_adjacent_violators():
+    iso = IsotonicCalibrator().fit([0.1, 0.2, 0.3, 0.4], [0, 1, 0, 1])
+    # 0.2 and 0.3 pool to 0.5; between blocks the map is linear
+    assert iso.x_ == [0.1, 0.2, 0.3, 0.4]
+    assert iso.y_ == [0.0, 0.5, 0.5, 1.0]
+    np.testing.assert_allclose(iso.predict([0.05, 0.15, 0.25, 0.35, 0.9]), [0, 0.25, 0.5, 0.75, 1])
+
+
+def test_isotonic_is_monotone_and_averages_ties():
+    rng = np.random.default_rng(0)
+    p = rng.random(2000).round(2)
+    y = (rng.random(2000) < p**2).astype(float)
+    out = IsotonicCalibrator().fit(p, y).predict(np.sort(p))
+    assert (np.diff(out) >= -1e-12).all()
+    iso = IsotonicCalibrator().fit([0.5, 0.5, 0.5, 0.9], [0, 1, 1, 1])
+    assert iso.predict([0.5])[0] == pytest.approx(2 / 3)
+
+
+def test_platt_recovers_a_logistic_distortion():
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 1.5, 40_000)
+    y = (rng.random(z.size) < expit(2 * z - 0.5)).astype(float)
+    platt = PlattCalibrator().fit(expit(z), y)
+    assert platt.a_ == pytest.approx(2.0, abs=0.1)
+    assert platt.b_ == pytest.approx(-0.5, abs=0.1)
+
+
+def test_choose_picks_the_shape_that_fits():
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 1.5, 20_000)
+    p = expit(z)
+    y = (rng.random(z.size) < expit(2 * z - 0.5)).astype(float)
+    chosen, report = choose_calibrator(p, y)
+    assert report["method"] == "platt"
+    assert report["after"]["log_loss"] < report["before"]["log_loss"]
+    assert report["after"]["ece"] < report["before"]["ece"]
+    # a step: scores carry order only at 0.5
+    p = rng.random(20_000)
+    y = (rng.random(p.size) < np.where(p < 0.5, 0.2, 0.9)).astype(float)
+    chosen, report = choose_calibrator(p, y)
+    assert report["method"] == "isotonic"
+    assert log_loss(y, chosen.predict(p)) < log_loss(y, p)
+
+
+def test_round_trip_and_errors():
+    platt = PlattCalibrator().fit([0.2, 0.4, 0.6, 0.8], [0, 0, 1, 1])
+    again = calibrator_from_dict(platt.to_dict())
+    np.testing.assert_allclose(again.predict([0.3, 0.7]), platt.predict([0.3, 0.7]))
+    iso = IsotonicCalibrator().fit([0.2, 0.4, 0.6, 0.8], [0, 1, 0, 1])
+    np.testing.assert_allclose(
+        calibrator_from_dict(iso.to_dict()).predict([0.5]), iso.predict([0.5])
+    )
+    with pytest.raises(DataError, match="unknown calibrator kind 'magic'"):
+        calibrator_from_dict({"kind": "magic"})
+    with pytest.raises(DataError, match="only one class"):
+        choose_calibrator([0.1, 0.2], [1, 1])
+    with pytest.raises(DataError, match="2 scores but 1 labels"):
+        PlattCalibrator().fit([0.1, 0.2], [1])
