@@ -56,6 +56,7 @@ def test_frame_columns_and_hand_computed_features(make_project):
     assert r.orders_mean_gap_days == 27.0  # (2024-02-28 - 2024-01-05) / 2
     assert r.orders_last_gap_days == 27.0
     assert r.orders_count_all == 3
+    assert r.orders_active_days_all == 3
     assert r.tenure_days == 60
     assert r.plan == "a"
     assert r.label == 1  # no order in [2024-03-01, 2024-03-31)

@@ -436,6 +436,8 @@ def _derive(
         first = rows[f"{p}__first@all"]
         last = rows[f"{p}__last@all"]
         out[f"{p}_count_all"] = rows[f"{p}__n@all"].fill_null(0).cast("int64")
+        # with days_since_first/last, what the BG/NBD model needs (x = active days - 1)
+        out[f"{p}_active_days_all"] = total_days.cast("int64")
         out[f"{p}_days_since_last"] = (t - last).cast("float64")
         out[f"{p}_days_since_first"] = (t - first).cast("float64")
         out[f"{p}_mean_gap_days"] = ibis.ifelse(
