@@ -128,6 +128,7 @@ def pandas_frame(folder: Path) -> pd.DataFrame:
             last = g.day.max().reindex(pop.index)
             days = g.day.nunique().reindex(pop.index).fillna(0)
             pop[f"{name}_count_all"] = g.size().reindex(pop.index).fillna(0)
+            pop[f"{name}_active_days_all"] = days
             pop[f"{name}_days_since_last"] = (t - last).dt.days
             pop[f"{name}_days_since_first"] = (t - first).dt.days
             pop[f"{name}_mean_gap_days"] = ((last - first).dt.days / (days - 1)).where(days > 1)
