@@ -94,13 +94,14 @@ def check(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
         else:
             report = proj.check()
         table = Table(title=f"check: {proj.spec.project.name}", show_lines=False)
-        for col in ("source", "kind", "rows", "from", "to"):
+        for col in ("source", "kind", "rows", "used", "from", "to"):
             table.add_column(col)
         for name, info in report.sources.items():
             table.add_row(
                 name,
                 str(info.get("kind", "")),
                 f"{info.get('rows', 0):,}",
+                f"{info.get('used_rows', 0):,}",
                 str(info.get("time_min", ""))[:10],
                 str(info.get("time_max", ""))[:10],
             )

@@ -154,3 +154,11 @@ def test_table_mode_leakage(make_project):
     report, found = findings(make_project(spec, {"t.csv": table}))
     assert found[("t", "leakage_suspect")].message.startswith("cancel_reason:")
     assert not [f for f in report.findings if f.message.startswith("tenure:")]
+
+
+def test_used_rows_count_what_survives_keys_times_and_where(make_project):
+    spec = shop_spec()
+    spec["sources"]["orders"]["where"] = "channel == 'web'"
+    report, _ = findings(make_project(spec, shop_tables()))
+    assert report.sources["orders"]["rows"] == 7
+    assert report.sources["orders"]["used_rows"] == 4
