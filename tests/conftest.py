@@ -133,3 +133,31 @@ def shop_tables() -> dict[str, pd.DataFrame]:
         }
     )
     return {"customers.csv": customers, "orders.parquet": orders}
+
+
+ONLINE_RETAIL = SHARED_DATA / "online_retail_ii.parquet"
+
+
+def online_retail_spec(**overrides: Any) -> dict[str, Any]:
+    """Online Retail II: a purchase is a non-cancelled invoice line of a known customer."""
+    spec: dict[str, Any] = {
+        "project": {"name": "online-retail"},
+        "entity": {"key": "Customer ID"},
+        "sources": {
+            "purchases": {
+                "path": str(ONLINE_RETAIL),
+                "kind": "events",
+                "time": "InvoiceDate",
+                "where": "not Invoice.startswith('C') and Quantity > 0",
+                "derive": {"amount": "Quantity * Price"},
+                "measures": ["amount"],
+                "categories": ["Country"],
+            }
+        },
+        "target": {"kind": "inactivity", "source": "purchases", "horizon": "90d"},
+        "population": {"active_within": "365d"},
+        "cutoffs": {"start": "2011-03-01", "every": "3mo"},
+        "features": {"windows": ["90d", "365d"]},
+    }
+    spec.update(overrides)
+    return spec

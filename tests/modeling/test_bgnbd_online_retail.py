@@ -6,29 +6,17 @@ import pytest
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.metrics import log_loss, roc_auc_score
 from propensity.project import Project
-from tests.conftest import SHARED_DATA, to_toml
+from tests.conftest import ONLINE_RETAIL as DATA
+from tests.conftest import online_retail_spec, to_toml
 
-DATA = SHARED_DATA / "online_retail_ii.parquet"
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"{DATA} is not here")
 
 
 def test_bgnbd_scores_the_2011_09_01_cutoff(tmp_path):
-    spec = {
-        "project": {"name": "online-retail"},
-        "entity": {"key": "Customer ID"},
-        "sources": {
-            "purchases": {
-                "path": str(DATA),
-                "kind": "events",
-                "time": "InvoiceDate",
-                "where": "not Invoice.startswith('C') and Quantity > 0",
-            }
-        },
-        "target": {"kind": "inactivity", "source": "purchases", "horizon": "90d"},
-        "population": {"active_within": "365d"},
-        "cutoffs": {"start": "2011-09-01", "every": "1mo", "end": "2011-09-01"},
-        "features": {"windows": ["90d"], "trends": False},
-    }
+    spec = online_retail_spec(
+        cutoffs={"start": "2011-09-01", "every": "1mo", "end": "2011-09-01"},
+        features={"windows": ["90d"], "trends": False},
+    )
     (tmp_path / "propensity.toml").write_text(to_toml(spec))
     frame = pd.read_parquet(Project.load(tmp_path).build().frame_path)
     # the model sees only purchase history before the cutoff: no label is used to fit it

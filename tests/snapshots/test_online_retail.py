@@ -4,32 +4,14 @@ import pandas as pd
 import pytest
 
 from propensity.project import Project
-from tests.conftest import SHARED_DATA, to_toml
+from tests.conftest import ONLINE_RETAIL as DATA
+from tests.conftest import online_retail_spec, to_toml
 
-DATA = SHARED_DATA / "online_retail_ii.parquet"
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"{DATA} is not here")
 
 
 def test_population_and_label_rate_at_one_cutoff(tmp_path):
-    spec = {
-        "project": {"name": "online-retail"},
-        "entity": {"key": "Customer ID"},
-        "sources": {
-            "purchases": {
-                "path": str(DATA),
-                "kind": "events",
-                "time": "InvoiceDate",
-                "where": "not Invoice.startswith('C') and Quantity > 0",
-                "derive": {"amount": "Quantity * Price"},
-                "measures": ["amount"],
-                "categories": ["Country"],
-            }
-        },
-        "target": {"kind": "inactivity", "source": "purchases", "horizon": "90d"},
-        "population": {"active_within": "365d"},
-        "cutoffs": {"start": "2011-03-01", "every": "3mo"},
-        "features": {"windows": ["90d", "365d"]},
-    }
+    spec = online_retail_spec()
     (tmp_path / "propensity.toml").write_text(to_toml(spec))
     result = Project.load(tmp_path).build()
     frame = pd.read_parquet(result.frame_path)
