@@ -104,3 +104,41 @@ def test_round_trip_and_errors():
         model.p_alive([0], [1], [2])
     with pytest.raises(DataError, match="not a BG/NBD model"):
         BGNBD.from_dict({"model": "other"})
+
+
+def test_bgnbd_features_fit_each_cutoff_on_its_own_rows():
+    import pandas as pd
+
+    from propensity.modeling.bgnbd import bgnbd_features
+
+    x, t_x, T, _ = simulate(800, seed=3)
+    one = pd.DataFrame(
+        {
+            "cutoff": "2024-01-01",
+            "orders_active_days_all": x + 1,
+            "orders_days_since_first": T,
+            "orders_days_since_last": T - t_x,
+        }
+    )
+    two = one.assign(
+        cutoff="2024-02-01", orders_days_since_first=T + 4.0, orders_days_since_last=T - t_x + 4.0
+    )
+    frame = pd.concat([one, two], ignore_index=True)
+    frame.loc[0, "orders_active_days_all"] = 0  # no history yet: no score
+    feats = bgnbd_features(frame, "orders", horizon=13)
+    assert list(feats.columns) == [
+        "orders_bgnbd_p_alive",
+        "orders_bgnbd_expected",
+        "orders_bgnbd_p_no_event",
+    ]
+    assert feats.iloc[0].isna().all()
+    assert feats.iloc[1:].notna().all().all()
+    # the first cutoff's scores equal a model fitted on that cutoff's rows alone
+    alone = bgnbd_features(frame[frame.cutoff == "2024-01-01"], "orders", horizon=13)
+    pd.testing.assert_frame_equal(feats.loc[alone.index], alone)
+    # four weeks of silence later, everyone is a little likelier to have gone quiet
+    later = feats[frame.cutoff == "2024-02-01"].orders_bgnbd_p_no_event.to_numpy()
+    earlier = feats[frame.cutoff == "2024-01-01"].orders_bgnbd_p_no_event.to_numpy()
+    assert np.nanmean(later) > np.nanmean(earlier)
+    with pytest.raises(DataError, match="lacks orders_active_days_all"):
+        bgnbd_features(frame.drop(columns="orders_active_days_all"), "orders", 13)

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from propensity.errors import DataError
 
-__all__ = ["BGNBD"]
+__all__ = ["BGNBD", "bgnbd_features"]
 
 _PARAMS = ("r", "alpha", "a", "b")
 
@@ -219,4 +219,45 @@ def _p_alive(
         + (r + xr) * (np.log(alpha + T[repeat]) - np.log(alpha + t_x[repeat]))
     )
     out[repeat] = 1.0 / (1.0 + np.exp(np.clip(log_odds, -700, 700)))
+    return out
+
+
+def bgnbd_features(
+    frame: Any, source: str, horizon: float, *, cutoff: str = "cutoff", penalizer: float = 0.0
+) -> Any:
+    """BG/NBD scores as features, fitted cutoff by cutoff on history before each cutoff.
+
+    Uses the frame's own point-in-time columns ``{source}_active_days_all``,
+    ``{source}_days_since_first`` and ``{source}_days_since_last``; no label is read, and the
+    model at a cutoff is fitted only on that cutoff's rows, so nothing crosses a cutoff.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``frame``: ``{source}_bgnbd_p_alive``, ``{source}_bgnbd_expected`` and
+        ``{source}_bgnbd_p_no_event`` (empty for customers with no event yet).
+    """
+    import pandas as pd
+
+    needed = [
+        f"{source}_active_days_all",
+        f"{source}_days_since_first",
+        f"{source}_days_since_last",
+    ]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(f"bgnbd: the frame lacks {', '.join(missing)}; build it first")
+    names = [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
+    out = pd.DataFrame(np.nan, index=frame.index, columns=names)
+    for _, rows in frame.groupby(cutoff, sort=True):
+        seen = rows[rows[f"{source}_active_days_all"] > 0]
+        if len(seen) < 20:
+            continue  # too few customers with history to fit four parameters
+        T = seen[f"{source}_days_since_first"].to_numpy(float)
+        x = seen[f"{source}_active_days_all"].to_numpy(float) - 1
+        t_x = T - seen[f"{source}_days_since_last"].to_numpy(float)
+        model = BGNBD(penalizer=penalizer).fit(x, t_x, T)
+        out.loc[seen.index, names[0]] = model.p_alive(x, t_x, T)
+        out.loc[seen.index, names[1]] = model.expected_events(x, t_x, T, horizon)
+        out.loc[seen.index, names[2]] = model.p_no_event(x, t_x, T, horizon)
     return out

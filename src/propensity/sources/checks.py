@@ -143,7 +143,7 @@ def _check_source(
             aggs[f"nunique::{col}"] = raw[col].approx_nunique()
     stats = engine.to_pandas(raw.aggregate(**aggs)).iloc[0].to_dict()
     # rows the pipeline uses: with a key, a readable time, and passing `where`
-    used = int(engine.to_pandas(source.table.aggregate(n=source.table.count()))["n"].iloc[0])
+    used_rows = int(engine.to_pandas(source.table.aggregate(n=source.table.count()))["n"].iloc[0])
     if src.measures:
         # measures are summed after the source's `where`, so count negatives after it too
         kept = source.table
@@ -152,7 +152,12 @@ def _check_source(
         )
         stats.update(engine.to_pandas(negatives).iloc[0].to_dict())
     rows = int(stats["rows"])
-    info: dict[str, Any] = {"kind": src.kind, "path": src.path, "rows": rows, "used_rows": used}
+    info: dict[str, Any] = {
+        "kind": src.kind,
+        "path": src.path,
+        "rows": rows,
+        "used_rows": used_rows,
+    }
     if rows == 0:
         report.add("error", name, "empty", f"{src.path} has no rows")
         report.sources[name] = info
