@@ -59,9 +59,12 @@ class BGNBD:
         scale = float(np.mean(ts)) or 1.0
 
         def objective(theta: np.ndarray) -> float:
-            params = dict(zip(_PARAMS, np.exp(theta), strict=True))
-            ll = _log_likelihood(params, xs, txs, ts)
-            return float(-ll.mean() + self.penalizer * np.sum(theta**2))
+            # bounded so that no parameter underflows to 0 while the search wanders
+            params = dict(zip(_PARAMS, np.exp(np.clip(theta, -20, 20)), strict=True))
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ll = _log_likelihood(params, xs, txs, ts)
+            value = float(-ll.mean() + self.penalizer * np.sum(theta**2))
+            return value if np.isfinite(value) else 1e300
 
         start = np.log([1.0, scale, 1.0, 1.0])
         result = minimize(
@@ -73,7 +76,8 @@ class BGNBD:
         result = minimize(objective, result.x, method="L-BFGS-B")
         if not np.all(np.isfinite(result.x)):
             raise DataError("bgnbd: the fit did not converge; the purchase history is too thin")
-        self.params_ = {k: float(v) for k, v in zip(_PARAMS, np.exp(result.x), strict=True)}
+        fitted = np.exp(np.clip(result.x, -20, 20))
+        self.params_ = {k: float(v) for k, v in zip(_PARAMS, fitted, strict=True)}
         self.log_likelihood_ = float(-objective(result.x) * len(xs))
         return self
 
