@@ -161,3 +161,30 @@ def online_retail_spec(**overrides: Any) -> dict[str, Any]:
     }
     spec.update(overrides)
     return spec
+
+
+def random_shop(seed: int, customers: int, orders: int) -> dict[str, pd.DataFrame]:
+    """Random customers (signing up through 2023) and orders over 600 days from 2023-01-01."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2023-01-01")
+    people = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, customers + 1),
+            "signup_date": (
+                start + pd.to_timedelta(rng.integers(0, 365, customers), unit="D")
+            ).strftime("%Y-%m-%d"),
+            "plan": rng.choice(["a", "b", "c"], customers),
+            "email": "x",
+        }
+    )
+    bought = pd.DataFrame(
+        {
+            "customer_id": rng.integers(1, customers + 1, orders),
+            "order_time": start + pd.to_timedelta(rng.integers(0, 600 * 86400, orders), unit="s"),
+            "amount": rng.gamma(2, 20, orders).round(2),
+            "channel": rng.choice(["web", "app", "shop"], orders),
+        }
+    )
+    return {"customers.csv": people, "orders.parquet": bought}

@@ -3,12 +3,11 @@
 import importlib.util
 import shutil
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from propensity.project import Project
-from tests.conftest import shop_spec, shop_tables, to_toml
+from tests.conftest import random_shop, shop_spec, shop_tables, to_toml
 
 pytestmark = [
     pytest.mark.skipif(
@@ -41,33 +40,12 @@ def test_shop_frame_is_the_same_on_both_engines(make_project):
 
 
 def test_random_log_is_the_same_on_both_engines(make_project):
-    rng = np.random.default_rng(5)
-    n, m = 60, 1500
-    customers = pd.DataFrame(
-        {
-            "customer_id": np.arange(1, n + 1),
-            "signup_date": (
-                pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
-            ).strftime("%Y-%m-%d"),
-            "plan": rng.choice(["a", "b", "c"], n),
-            "email": "x",
-        }
-    )
-    orders = pd.DataFrame(
-        {
-            "customer_id": rng.integers(1, n + 1, m),
-            "order_time": pd.Timestamp("2023-01-01")
-            + pd.to_timedelta(rng.integers(0, 600 * 86400, m), unit="s"),
-            "amount": rng.gamma(2, 20, m).round(2),
-            "channel": rng.choice(["web", "app", "shop"], m),
-        }
-    )
     spec = shop_spec(
         features={"windows": ["30d", "90d"]},
         target={"kind": "inactivity", "source": "orders", "horizon": "60d"},
         cutoffs={"start": "2023-04-01", "every": "1mo"},
     )
-    root = make_project(spec, {"customers.csv": customers, "orders.parquet": orders})
+    root = make_project(spec, random_shop(5, 60, 1500))
     duck, spark = both_frames(root, spec)
     assert len(duck) > 300
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)

@@ -6,7 +6,7 @@ import pytest
 
 from propensity.errors import DataError
 from propensity.project import Project
-from tests.conftest import shop_spec, shop_tables
+from tests.conftest import random_shop, shop_spec, shop_tables
 
 
 def build(root):
@@ -181,33 +181,15 @@ def oracle(customers, orders, cutoffs, window, horizon, active):
 
 
 def test_frame_matches_an_independent_pandas_computation(make_project):
-    rng = np.random.default_rng(3)
-    n, m = 40, 600
-    customers = pd.DataFrame(
-        {
-            "customer_id": np.arange(1, n + 1),
-            "signup_date": pd.Timestamp("2023-01-01")
-            + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
-            "email": "x",
-        }
-    )
-    orders = pd.DataFrame(
-        {
-            "customer_id": rng.integers(1, n + 1, m),
-            "order_time": pd.Timestamp("2023-01-01")
-            + pd.to_timedelta(rng.integers(0, 600 * 86400, m), unit="s"),
-            "amount": rng.gamma(2, 20, m).round(2),
-            "channel": rng.choice(["web", "app"], m),
-        }
-    )
-    customers["signup_date"] = customers.signup_date.dt.date.astype(str)
+    tables = random_shop(3, 40, 600)
+    customers, orders = tables["customers.csv"], tables["orders.parquet"]
     spec = shop_spec(
         features={"windows": ["45d"]},
         target={"kind": "inactivity", "source": "orders", "horizon": "60d"},
         population={"active_within": "120d"},
         cutoffs={"start": "2023-03-01", "every": "6w", "end": "2024-06-01"},
     )
-    _, frame = build(make_project(spec, {"customers.csv": customers, "orders.parquet": orders}))
+    _, frame = build(make_project(spec, tables))
     frame = frame[frame.label.notna()]
     cuts = sorted(frame.cutoff.unique())
     expected = oracle(customers, orders, cuts, 45, 60, 120)
