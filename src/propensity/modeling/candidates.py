@@ -82,6 +82,17 @@ class PriorCandidate(Candidate):
         """The base rate for every row."""
         return np.full(len(frame), self.rate_)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data."""
+        return {"name": self.name, "key": self.key, "rate": self.rate_}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PriorCandidate:
+        """Rebuild a fitted model from :meth:`to_dict`."""
+        model = cls(key=data["key"])
+        model.rate_ = float(data["rate"])
+        return model
+
 
 class RecencyCandidate(Candidate):
     """The business rule: the longer since the last event, the likelier the outcome.
@@ -97,27 +108,51 @@ class RecencyCandidate(Candidate):
         super().__init__(key=key)
         self.column = column
 
-    def _x(self, frame: pd.DataFrame) -> np.ndarray:
+    def _days(self, frame: pd.DataFrame) -> np.ndarray:
         if self.column not in frame.columns:
             raise DataError(
                 f"train: recency needs the column {self.column!r}; it is not in the frame"
             )
-        days = frame[self.column].to_numpy(dtype=float)
-        # never seen: longer ago than anyone seen
-        filled = np.where(np.isnan(days), np.nanmax(days, initial=0.0) * 2 + 1, days)
-        return np.log1p(np.maximum(filled, 0.0)).reshape(-1, 1)
+        return np.asarray(frame[self.column].to_numpy(dtype=float))
+
+    def _x(self, frame: pd.DataFrame) -> np.ndarray:
+        days = self._days(frame)
+        # never seen: longer ago than anyone seen in training
+        filled = np.where(np.isnan(days), self.fill_, days)
+        return np.log1p(np.maximum(filled, 0.0))
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> RecencyCandidate:
         """Fit the curve from recency to outcome."""
         from sklearn.linear_model import LogisticRegression
 
         rows = _both(train, valid)
-        self.model_ = LogisticRegression().fit(self._x(rows), _labels(rows))
+        self.fill_ = float(np.nanmax(self._days(rows), initial=0.0) * 2 + 1)
+        model = LogisticRegression().fit(self._x(rows).reshape(-1, 1), _labels(rows))
+        self.coef_, self.intercept_ = float(model.coef_[0, 0]), float(model.intercept_[0])
         return self
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The probability of the outcome given the recency."""
-        return np.asarray(self.model_.predict_proba(self._x(frame))[:, 1])
+        return np.asarray(1.0 / (1.0 + np.exp(-(self.coef_ * self._x(frame) + self.intercept_))))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "column": self.column,
+            "fill": self.fill_,
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecencyCandidate:
+        """Rebuild a fitted model from :meth:`to_dict`."""
+        model = cls(key=data["key"], column=data["column"])
+        model.fill_, model.coef_ = float(data["fill"]), float(data["coef"])
+        model.intercept_ = float(data["intercept"])
+        return model
 
 
 class BGNBDCandidate(Candidate):
@@ -148,12 +183,37 @@ class BGNBDCandidate(Candidate):
         score = feats[f"{self.source}_bgnbd_p_no_event"].to_numpy(dtype=float)
         return np.where(np.isnan(score), self.rate_, score)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data (the BG/NBD fit itself is redone per cutoff)."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "source": self.source,
+            "horizon": self.horizon,
+            "rate": self.rate_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BGNBDCandidate:
+        """Rebuild a fitted model from :meth:`to_dict`."""
+        model = cls(key=data["key"], source=data["source"], horizon=float(data["horizon"]))
+        model.rate_ = float(data["rate"])
+        return model
+
 
 class LogisticCandidate(Candidate):
-    """Logistic regression: median imputation with flags, scaling, one-hot, class weights."""
+    """Logistic regression: median imputation with flags, scaling, one-hot, class weights.
+
+    The preparation is done here in NumPy and only the regression is fitted by
+    scikit-learn, so that the whole model is a handful of numbers: it is saved as JSON
+    and scores without scikit-learn.
+    """
 
     name = "logistic"
     complexity = 3
+    #: levels of a text column kept by name; rarer ones share one "other" column
+    max_levels = 20
+    min_count = 20
 
     def __init__(self, *, key: str, C: float = 1.0, seed: int = 0) -> None:
         super().__init__(key=key)
@@ -161,60 +221,95 @@ class LogisticCandidate(Candidate):
         self.seed = seed
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LogisticCandidate:
-        """Fit the pipeline."""
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
+        """Learn the preparation and the coefficients."""
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import Pipeline, make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-        cols = feature_columns(train, self.key)
-        self.numeric_ = [c for c in cols if pd.api.types.is_numeric_dtype(train[c])]
-        self.categorical_ = [c for c in cols if c not in self.numeric_]
-        transform = ColumnTransformer(
-            [
-                (
-                    "numeric",
-                    make_pipeline(
-                        SimpleImputer(
-                            strategy="median", add_indicator=True, keep_empty_features=True
-                        ),
-                        StandardScaler(),
-                    ),
-                    self.numeric_,
-                ),
-                (
-                    "categorical",
-                    OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
-                    self.categorical_,
-                ),
-            ]
-        )
-        self.model_ = Pipeline(
-            [
-                ("transform", transform),
-                (
-                    "model",
-                    LogisticRegression(
-                        C=self.C, class_weight="balanced", max_iter=2000, random_state=self.seed
-                    ),
-                ),
-            ]
-        )
         rows = _both(train, valid)
-        self.model_.fit(self._x(rows), _labels(rows))
+        cols = feature_columns(rows, self.key)
+        self.numeric_ = [c for c in cols if pd.api.types.is_numeric_dtype(rows[c])]
+        self.categorical_ = [c for c in cols if c not in self.numeric_]
+        raw = self._numeric(rows)
+        with np.errstate(all="ignore"):
+            medians = np.nanmedian(raw, axis=0) if raw.shape[1] else np.zeros(0)
+        self.medians_ = [0.0 if np.isnan(m) else float(m) for m in medians]
+        self.flags_ = [c for j, c in enumerate(self.numeric_) if np.isnan(raw[:, j]).any()]
+        self.levels_: dict[str, list[str]] = {}
+        for c in self.categorical_:
+            counts = self._text(rows, c).value_counts()
+            kept = counts[counts >= self.min_count].index[: self.max_levels]
+            self.levels_[c] = sorted(str(v) for v in kept)
+        dense = self._dense(rows)
+        self.mean_ = dense.mean(axis=0).tolist() if len(dense) else []
+        scale = dense.std(axis=0) if len(dense) else np.zeros(0)
+        self.scale_ = np.where(scale > 0, scale, 1.0).tolist()
+        model = LogisticRegression(
+            C=self.C, class_weight="balanced", max_iter=2000, random_state=self.seed
+        )
+        model.fit(self._design(rows), _labels(rows))
+        self.coef_ = [float(v) for v in model.coef_.ravel()]
+        self.intercept_ = float(model.intercept_[0])
         return self
 
-    def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
-        x = frame[self.numeric_ + self.categorical_].copy()
-        x[self.numeric_] = x[self.numeric_].astype(float).replace([np.inf, -np.inf], np.nan)
+    def _numeric(self, frame: pd.DataFrame) -> np.ndarray:
+        x = frame[self.numeric_].astype(float).to_numpy()
+        return np.where(np.isfinite(x), x, np.nan)
+
+    @staticmethod
+    def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame[column].astype("string").fillna("<missing>")
+
+    def _dense(self, frame: pd.DataFrame) -> np.ndarray:
+        """Imputed numeric columns, then a 0/1 flag per column that had missing values."""
+        raw = self._numeric(frame)
+        filled = np.where(np.isnan(raw), np.asarray(self.medians_), raw)
+        flags = [np.isnan(raw[:, self.numeric_.index(c)]) for c in self.flags_]
+        return np.column_stack([filled, *flags]) if flags else filled
+
+    def _design(self, frame: pd.DataFrame) -> np.ndarray:
+        dense = (self._dense(frame) - np.asarray(self.mean_)) / np.asarray(self.scale_)
+        parts = [dense]
         for c in self.categorical_:
-            x[c] = x[c].astype("string").fillna("<missing>").astype(object)
-        return x
+            text = self._text(frame, c)
+            levels = self.levels_[c]
+            parts.append(
+                np.column_stack(
+                    [(text == v).to_numpy() for v in levels] + [(~text.isin(levels)).to_numpy()]
+                ).astype(float)
+            )
+        return np.column_stack(parts)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities (class-weighted: calibrate them before reading them as rates)."""
-        return np.asarray(self.model_.predict_proba(self._x(frame))[:, 1])
+        z = self._design(frame) @ np.asarray(self.coef_) + self.intercept_
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-ready data."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "C": self.C,
+            "numeric": self.numeric_,
+            "categorical": self.categorical_,
+            "medians": self.medians_,
+            "flags": self.flags_,
+            "levels": self.levels_,
+            "mean": self.mean_,
+            "scale": self.scale_,
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogisticCandidate:
+        """Rebuild a fitted model from :meth:`to_dict`."""
+        model = cls(key=data["key"], C=float(data["C"]))
+        model.numeric_, model.categorical_ = list(data["numeric"]), list(data["categorical"])
+        model.medians_, model.flags_ = list(data["medians"]), list(data["flags"])
+        model.levels_ = {k: list(v) for k, v in data["levels"].items()}
+        model.mean_, model.scale_ = list(data["mean"]), list(data["scale"])
+        model.coef_, model.intercept_ = list(data["coef"]), float(data["intercept"])
+        return model
 
 
 class LightGBMCandidate(Candidate):
@@ -300,3 +395,30 @@ class LightGBMCandidate(Candidate):
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """The probability of the outcome."""
         return np.asarray(self.model_.predict(self._x(frame), num_iteration=self.rounds_))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the trees (those go to LightGBM's own text format)."""
+        return {
+            "name": self.name,
+            "key": self.key,
+            "features": self.features_,
+            "categorical": self.categorical_,
+            "levels": self.levels_,
+            "rounds": self.rounds_,
+        }
+
+    def model_text(self) -> str:
+        """The trees in LightGBM's text format."""
+        return str(self.model_.model_to_string(num_iteration=self.rounds_))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], model_text: str) -> LightGBMCandidate:
+        """Rebuild a fitted model from :meth:`to_dict` and :meth:`model_text`."""
+        import lightgbm as lgb
+
+        model = cls(key=data["key"])
+        model.features_, model.categorical_ = list(data["features"]), list(data["categorical"])
+        model.levels_ = {k: list(v) for k, v in data["levels"].items()}
+        model.rounds_ = int(data["rounds"])
+        model.model_ = lgb.Booster(model_str=model_text)
+        return model

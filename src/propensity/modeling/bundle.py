@@ -1,0 +1,201 @@
+"""Bundles: a trained model as a folder of text files, each checked by SHA-256 on load.
+
+No pickle and no joblib anywhere: the model is JSON (and LightGBM's own text format for
+trees), the calibrator is JSON, the reference distributions are JSON, and
+``manifest.json`` lists every file with its checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from propensity.errors import PropensityError
+from propensity.modeling.calibration import Calibrator, calibrator_from_dict
+from propensity.modeling.candidates import (
+    BGNBDCandidate,
+    Candidate,
+    LightGBMCandidate,
+    LogisticCandidate,
+    PriorCandidate,
+    RecencyCandidate,
+)
+
+__all__ = ["Bundle", "BundleError", "load_bundle", "reference_profile", "save_bundle"]
+
+FORMAT = 1
+_SIMPLE: dict[str, Any] = {
+    "prior": PriorCandidate,
+    "recency": RecencyCandidate,
+    "bgnbd": BGNBDCandidate,
+    "logistic": LogisticCandidate,
+}
+
+
+class BundleError(PropensityError, ValueError):
+    """A bundle is missing, incomplete, altered or of an unknown format."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified bundle."""
+
+    path: Path
+    candidate: Candidate
+    calibrator: Calibrator
+    manifest: dict[str, Any]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities for the rows of a frame."""
+        return self.calibrator.predict(self.candidate.predict(frame))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def save_bundle(
+    folder: Path,
+    candidate: Candidate,
+    calibrator: Calibrator,
+    info: dict[str, Any],
+    reference: dict[str, Any] | None = None,
+) -> Path:
+    """Write a bundle folder; nothing appears at ``folder`` until it is complete.
+
+    Parameters
+    ----------
+    folder
+        Where the bundle goes; it must not exist yet.
+    candidate
+        The fitted model.
+    calibrator
+        Its calibrator.
+    info
+        Manifest entries (version, spec hash, training window, metrics...).
+    reference
+        Reference distributions of the features and the score, for monitoring.
+    """
+    if folder.exists():
+        raise BundleError(f"{folder}: a bundle is already there; bundles are never overwritten")
+    to_dict = getattr(candidate, "to_dict", None)
+    if to_dict is None:
+        raise BundleError(f"bundle: candidate {candidate.name!r} cannot be saved")
+    files: dict[str, bytes] = {
+        "model.json": json.dumps(to_dict(), indent=1, sort_keys=True).encode(),
+        "calibrator.json": json.dumps(calibrator.to_dict(), indent=1).encode(),
+        "reference.json": json.dumps(reference or {}, indent=1, sort_keys=True).encode(),
+    }
+    if isinstance(candidate, LightGBMCandidate):
+        files["model.txt"] = candidate.model_text().encode()
+    manifest = {
+        **info,
+        "format": FORMAT,
+        "candidate": candidate.name,
+        "files": {name: _sha256(data) for name, data in sorted(files.items())},
+    }
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.mkdir(parents=True)
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+        )
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return folder
+
+
+def load_bundle(folder: Path) -> Bundle:
+    """Read a bundle and verify every file's checksum before using any of it."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise BundleError(f"{folder}: not a bundle (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{manifest_path}: not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise BundleError(
+            f"{manifest_path}: bundle format {manifest.get('format')!r}; this version reads "
+            f"format {FORMAT}"
+        )
+    data: dict[str, bytes] = {}
+    for name, digest in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"{path}: missing; the bundle is incomplete")
+        data[name] = path.read_bytes()
+        if _sha256(data[name]) != digest:
+            raise BundleError(
+                f"{path}: checksum mismatch; the file was altered after training. "
+                "Retrain, or restore the bundle from a backup"
+            )
+    model = json.loads(data["model.json"])
+    name = model.get("name")
+    candidate: Candidate
+    if name == "lightgbm":
+        candidate = LightGBMCandidate.from_dict(model, data["model.txt"].decode())
+    elif name in _SIMPLE:
+        candidate = _SIMPLE[name].from_dict(model)
+    else:
+        raise BundleError(f"{folder}: unknown model {name!r}")
+    calibrator = calibrator_from_dict(json.loads(data["calibrator.json"]))
+    return Bundle(folder, candidate, calibrator, manifest)
+
+
+def reference_profile(
+    frame: pd.DataFrame, features: list[str], scores: np.ndarray, bins: int = 10
+) -> dict[str, Any]:
+    """Distributions to compare later populations with: computed once, at training time.
+
+    Numbers get decile edges and the share of rows in each bin plus the missing share;
+    text gets the share of each level (the 50 most frequent, the rest as ``<other>``).
+    """
+    out: dict[str, Any] = {"rows": len(frame), "features": {}}
+    for col in features:
+        values = frame[col]
+        missing = float(values.isna().mean())
+        if pd.api.types.is_numeric_dtype(values):
+            x = values.to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            if not len(x):
+                out["features"][col] = {"kind": "numeric", "missing": missing, "edges": []}
+                continue
+            edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)))
+            counts = np.histogram(x, bins=edges)[0] if len(edges) > 1 else np.array([len(x)])
+            out["features"][col] = {
+                "kind": "numeric",
+                "missing": missing,
+                "edges": edges.tolist(),
+                "shares": (counts / max(len(x), 1)).tolist(),
+                "mean": float(x.mean()),
+            }
+        else:
+            shares = values.astype("string").fillna("<missing>").value_counts(normalize=True)
+            top = shares.iloc[:50]
+            levels = {str(k): float(v) for k, v in top.items()}
+            if len(shares) > 50:
+                levels["<other>"] = float(shares.iloc[50:].sum())
+            out["features"][col] = {"kind": "category", "missing": missing, "levels": levels}
+    edges = np.linspace(0.0, 1.0, 21)
+    out["score"] = {
+        "edges": edges.tolist(),
+        "shares": (
+            np.histogram(np.clip(scores, 0, 1), bins=edges)[0] / max(len(scores), 1)
+        ).tolist(),
+        "mean": float(np.mean(scores)) if len(scores) else None,
+    }
+    return out
