@@ -186,6 +186,52 @@ def _print_build(proj: Any, result: Any) -> None:
     out.print(f"frame: {result.frame_path}")
 
 
+@app.command()
+def train(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Backtest the candidates, choose and calibrate one, save it as a bundle."""
+    from propensity.project import Project
+
+    proj = Project.load(project)
+    if as_json or not err.is_terminal:
+        result = proj.train()
+    else:
+        with err.status("training") as status:
+            result = proj.train(lambda step: status.update(f"training: {step}"))
+    if as_json:
+        _emit_json(result.summary())
+        return
+    first = result.leaderboard[0]
+    metric = first["metric"]
+    table = Table(title=f"leaderboard: {proj.spec.project.name} ({metric}, validation folds)")
+    for col in ("candidate", f"{metric} mean", "± std", "test roc_auc", "test log loss", "seconds"):
+        table.add_column(col, justify="right")
+    for row in result.leaderboard:
+        mark = " *" if row["candidate"] == result.chosen else ""
+        table.add_row(
+            row["candidate"] + mark,
+            f"{row['mean']:.4f}",
+            f"{row['std']:.4f}",
+            f"{row['test']['roc_auc']:.4f}",
+            f"{row['test']['log_loss']:.4f}",
+            f"{row['seconds']:.1f}",
+        )
+    out.print(table)
+    cal = result.calibration
+    out.print(
+        f"chosen: [bold]{result.chosen}[/] ({result.reason}); calibrated with {cal['method']}: "
+        f"log loss {cal['before']['log_loss']:.4f} -> {cal['after']['log_loss']:.4f} on the "
+        "latest validation fold",
+        soft_wrap=True,
+        highlight=False,
+    )
+    out.print(
+        f"test (calibrated): ROC-AUC {result.test['roc_auc']:.4f}, log loss "
+        f"{result.test['log_loss']:.4f}, lift in the top 10% {result.test['lift_top10']:.2f}x",
+        highlight=False,
+    )
+    out.print(f"bundle: {result.bundle}")
+
+
 def main() -> None:
     """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
@@ -24,6 +24,9 @@ from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
 from propensity.sources.reading import Source, feature_columns, open_sources
 from propensity.spec import SPEC_FILE, Spec
+
+if TYPE_CHECKING:
+    from propensity.modeling.training import TrainResult
 
 __all__ = ["BuildResult", "Project"]
 
@@ -171,6 +174,34 @@ class Project:
             seconds=time.perf_counter() - started,
             table_mode=self.spec.table_mode,
             notes=notes,
+        )
+
+    def train(self, progress: Progress | None = None) -> TrainResult:
+        """Backtest the candidates, choose and calibrate one, and save it as a bundle.
+
+        The frame is (re)built first when it is missing or was built from another spec.
+        """
+        import json
+
+        import pandas as pd
+
+        from propensity.modeling.training import train_frame
+
+        say = progress or (lambda _step: None)
+        manifest = (
+            json.loads(self.manifest_path.read_text()) if self.manifest_path.is_file() else {}
+        )
+        if not self.frame_path.is_file() or manifest.get("spec_hash") != self.spec.spec_hash():
+            say("building the frame")
+            self.build()
+            manifest = json.loads(self.manifest_path.read_text())
+        frame = pd.read_parquet(self.frame_path)
+        return train_frame(
+            self.spec,
+            frame,
+            self.workspace / "bundles",
+            frame_sha256=str(manifest.get("frame_sha256", "")),
+            progress=say,
         )
 
     # -- helpers -------------------------------------------------------------------------

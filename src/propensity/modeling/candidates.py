@@ -331,10 +331,12 @@ class LightGBMCandidate(Candidate):
         num_leaves: int = 31,
         min_child_samples: int = 100,
         max_rounds: int = 2000,
+        rounds: int | None = None,
         seed: int = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(key=key)
+        self.rounds = rounds
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
@@ -349,7 +351,7 @@ class LightGBMCandidate(Candidate):
         return x
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LightGBMCandidate:
-        """Train with early stopping on ``valid`` (or a fixed 200 rounds without one)."""
+        """Train with early stopping on ``valid``, or ``rounds`` rounds, or 200 without either."""
         import lightgbm as lgb
 
         self.features_ = feature_columns(train, self.key)
@@ -375,7 +377,9 @@ class LightGBMCandidate(Candidate):
             **self.params,
         }
         data = lgb.Dataset(self._x(train), _labels(train), free_raw_data=False)
-        if valid is not None and len(valid):
+        if self.rounds is not None:
+            self.rounds_ = self.rounds
+        elif valid is not None and len(valid):
             checks = lgb.Dataset(self._x(valid), _labels(valid), reference=data)
             probe = lgb.train(
                 params,
