@@ -82,14 +82,21 @@ def spec(every):
     }
 
 
-def build_frame(customers, orders, pings, every):
+def build_frame(customers, orders, pings, every, only=None):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "data").mkdir()
         customers.to_csv(root / "data" / "customers.csv", index=False)
         orders.to_parquet(root / "data" / "orders.parquet", index=False)
         pings.to_parquet(root / "data" / "pings.parquet", index=False)
-        (root / "propensity.toml").write_text(to_toml(spec(every)))
+        text = spec(every)
+        if only is not None:  # one cutoff alone
+            text["cutoffs"] = {
+                "start": only.date().isoformat(),
+                "every": every,
+                "end": only.date().isoformat(),
+            }
+        (root / "propensity.toml").write_text(to_toml(text))
         try:
             result = Project.load(root).build()
         except DataError as exc:
@@ -131,6 +138,21 @@ def test_features_ignore_events_at_or_after_the_cutoff(rows, signup_days, every,
         return
     cut = build_frame(customers, before, pings, every)
     assert_same_features(full, cut, t)
+
+
+@SETTINGS
+@given(rows=events, signup_days=signups, every=schedules, pick=st.integers(0, 100))
+def test_a_cutoff_alone_gets_the_same_row_as_in_the_schedule(rows, signup_days, every, pick):
+    # scoring computes one as-of date alone: it must see what training saw at that cutoff
+    customers, orders, pings = make_tables(rows, signup_days)
+    full = build_frame(customers, orders, pings, every)
+    cutoffs = sorted(full.cutoff.unique())
+    if not cutoffs:
+        return
+    t = cutoffs[pick % len(cutoffs)]
+    alone = build_frame(customers, orders, pings, every, only=t)
+    a, b = at(full, t), at(alone, t)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
 
 
 @SETTINGS

@@ -318,8 +318,7 @@ def _segments(
     t = src.table
     p = plan.prefix
     day = (t[str(src.spec.time)].epoch_seconds() // 86400).cast("int64")
-    # days before the first boundary all fall into its segment
-    t = t.mutate(__day=ibis.ifelse(day < first_bound, first_bound - 1, day), __realday=day)
+    t = t.mutate(__real=day)
     daily: dict[str, ir.Value] = {f"{p}__n": t.count()}
     if label_where is not None:
         cond = compile_where(label_where, t, "target.where")
@@ -336,12 +335,15 @@ def _segments(
     for c, levels in plan.levels.items():
         for i, level in enumerate(levels):
             daily[f"{p}__{slug(c)}__{i}"] = (t[c] == level).cast("int64").sum()
-    by_day = t.group_by([key, "__day"]).aggregate(__real=t.__realday.max(), **daily)
+    by_day = t.group_by([key, "__real"]).aggregate(**daily)
     # the day before each active day, for the gap between the last two active days
     by_day = by_day.mutate(
         __prev=by_day.__real.lag().over(ibis.window(group_by=key, order_by="__real"))
     )
-    by_day = by_day.inner_join(calendar, "__day")
+    # days before the first boundary all fall into its segment (the calendar's first day)
+    by_day = by_day.mutate(
+        __day=ibis.ifelse(by_day.__real < first_bound, first_bound - 1, by_day.__real)
+    ).inner_join(calendar, "__day")
     seg: dict[str, ir.Value] = {}
     for col in daily:
         if col.endswith("__max"):
