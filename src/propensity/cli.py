@@ -232,6 +232,40 @@ def train(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
     out.print(f"bundle: {result.bundle}")
 
 
+@app.command()
+def score(
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="The date to score at (ISO, e.g. 2025-10-01).")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="scores.csv or scores.parquet")],
+    project: ProjectOpt = Path("."),
+    bundle: Annotated[
+        str | None, typer.Option(help="A bundle version (default: the latest).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every eligible customer as of a date with the trained model."""
+    import datetime as dt
+
+    from propensity.errors import DataError
+    from propensity.project import Project
+
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
+    result = Project.load(project).score(day, out_path, bundle=bundle)
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(
+        f"scored {result['rows']:,} customers as of {result['as_of']} with bundle "
+        f"{result['bundle']}; mean probability {result['mean_probability']:.3f}",
+        highlight=False,
+    )
+    out.print(f"scores: {result['out']}")
+
+
 def main() -> None:
     """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:

@@ -204,6 +204,49 @@ class Project:
             progress=say,
         )
 
+    def score(self, as_of: dt.date, out: str | Path, bundle: str | None = None) -> dict[str, Any]:
+        """Score every customer eligible on ``as_of`` with the latest (or a named) bundle.
+
+        Features are computed at ``as_of`` exactly as at a training cutoff; the date must
+        lie within the data.
+        """
+        from propensity.modeling.bundle import load_bundle
+        from propensity.modeling.scoring import score_file
+
+        bundles = self.workspace / "bundles"
+        latest = bundles / "LATEST"
+        version = bundle or (latest.read_text().strip() if latest.is_file() else None)
+        if version is None:
+            raise DataError("score: no trained model; run `propensity train` first")
+        model = load_bundle(bundles / version)
+        engine = Engine(self.spec.engine, self.workspace / "tmp")
+        try:
+            sources = open_sources(engine, self.spec, self.root)
+            plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
+            first = self._first_event(engine, sources)
+            if not first < as_of <= plan.observed_end + dt.timedelta(days=1):
+                raise DataError(
+                    f"--as-of: {as_of} is outside the data, which runs from {first} to "
+                    f"{plan.observed_end}; pick a date in between (or the day after the end)"
+                )
+            with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
+                engine.write_parquet(plan.expr, tmp)
+                return score_file(model, tmp, Path(out), key=self.spec.entity.key, as_of=as_of)
+        finally:
+            engine.close()
+
+    @staticmethod
+    def _first_event(engine: Engine, sources: dict[str, Source]) -> dt.date:
+        import ibis
+
+        parts = [
+            s.table.aggregate(m=s.table[s.spec.time].min())
+            for s in sources.values()
+            if s.spec.kind == "events" and s.spec.time
+        ]
+        first = engine.to_pandas(ibis.union(*parts))["m"].min()
+        return first.date()  # type: ignore[no-any-return]
+
     # -- helpers -------------------------------------------------------------------------
 
     def _frame_expr(

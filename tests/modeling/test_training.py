@@ -71,3 +71,35 @@ def test_unknown_candidate_is_refused(shop, tmp_path):
     )
     with pytest.raises(SpecError, match="'xgboost' unknown; choose from prior, recency"):
         Project.load(tmp_path).train()
+
+
+def test_score_matches_the_frame_at_a_training_cutoff(shop, tmp_path):
+    from propensity.errors import DataError
+
+    project = Project.load(shop)
+    project.train()
+    version = (project.workspace / "bundles" / "LATEST").read_text().strip()
+    bundle = load_bundle(project.workspace / "bundles" / version)
+    frame = pd.read_parquet(project.frame_path)
+    frame["cutoff"] = pd.to_datetime(frame.cutoff).dt.date
+    day = max(frame.cutoff)
+    at = frame[frame.cutoff == day]
+
+    result = project.score(day, tmp_path / "scores.parquet")
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(scores.columns) == ["customer_id", "probability", "rank", "decile"]
+    assert result["rows"] == len(scores) == len(at)
+    assert sorted(scores["rank"]) == list(range(1, len(scores) + 1))
+    assert scores.probability.is_monotonic_decreasing
+    assert set(scores.decile) == set(range(1, 11))
+    # features at the as-of date are the frame's features at that cutoff: same scores
+    expected = pd.Series(bundle.predict(at), index=at.customer_id.to_numpy())
+    got = scores.set_index("customer_id").probability
+    np.testing.assert_allclose(got.sort_index(), expected.sort_index(), rtol=1e-9)
+
+    project.score(day, tmp_path / "scores.csv")
+    assert pd.read_csv(tmp_path / "scores.csv").shape == scores.shape
+    with pytest.raises(DataError, match="is outside the data"):
+        project.score(pd.Timestamp("2030-01-01").date(), tmp_path / "x.csv")
+    with pytest.raises(DataError, match=r"must end in \.csv or \.parquet"):
+        project.score(day, tmp_path / "x.xlsx")
