@@ -56,9 +56,9 @@ def test_logistic_scores_like_scikit_learn_on_the_same_design(frame):
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticCandidate(key=KEY).fit(frame)
-    reference = LogisticRegression(class_weight="balanced", max_iter=2000).fit(
-        model._design(frame), frame.label
-    )
+    reference = LogisticRegression(
+        class_weight="balanced", solver="newton-cholesky", max_iter=200
+    ).fit(model._design(frame), frame.label)
     np.testing.assert_allclose(
         model.predict(frame), reference.predict_proba(model._design(frame))[:, 1], atol=1e-6
     )
