@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
+import pandas as pd
 
 from propensity import __version__
 from propensity._io import atomic_path, file_sha256, write_json
@@ -183,8 +184,6 @@ class Project:
         """
         import json
 
-        import pandas as pd
-
         from propensity.modeling.training import train_frame
 
         say = progress or (lambda _step: None)
@@ -223,7 +222,7 @@ class Project:
         try:
             sources = open_sources(engine, self.spec, self.root)
             plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
-            first = self._first_event(engine, sources)
+            first = plan.observed_start
             if not first < as_of <= plan.observed_end + dt.timedelta(days=1):
                 raise DataError(
                     f"--as-of: {as_of} is outside the data, which runs from {first} to "
@@ -234,18 +233,6 @@ class Project:
                 return score_file(model, tmp, Path(out), key=self.spec.entity.key, as_of=as_of)
         finally:
             engine.close()
-
-    @staticmethod
-    def _first_event(engine: Engine, sources: dict[str, Source]) -> dt.date:
-        import ibis
-
-        parts = [
-            s.table.aggregate(m=s.table[s.spec.time].min())
-            for s in sources.values()
-            if s.spec.kind == "events" and s.spec.time
-        ]
-        first = engine.to_pandas(ibis.union(*parts))["m"].min()
-        return first.date()  # type: ignore[no-any-return]
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -288,10 +275,10 @@ class Project:
         ).iloc[0]
         per_cutoff = [
             {
-                "cutoff": None if _isnull(r.cutoff) else str(r.cutoff)[:10],
+                "cutoff": None if pd.isna(r.cutoff) else str(r.cutoff)[:10],
                 "rows": int(r.rows),
                 "labeled": int(r.labeled),
-                "label_rate": None if _isnull(r.label_mean) else round(float(r.label_mean), 4),
+                "label_rate": None if pd.isna(r.label_mean) else round(float(r.label_mean), 4),
             }
             for r in per.itertuples()
         ]
@@ -299,7 +286,7 @@ class Project:
         return {
             "rows": int(totals["rows"]),
             "customers": int(totals["customers"]),
-            "label_rate": None if _isnull(mean) else round(float(mean), 4),
+            "label_rate": None if pd.isna(mean) else round(float(mean), 4),
             "per_cutoff": per_cutoff,
             "schema": {n: str(t) for n, t in frame.schema().items()},
         }
@@ -343,7 +330,3 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
-
-
-def _isnull(value: object) -> bool:
-    return value is None or str(value) in {"NaT", "nan", "<NA>", "None"}

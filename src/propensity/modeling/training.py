@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -243,8 +242,3 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-def leaderboard_json(result: TrainResult) -> str:
-    """The summary as indented JSON."""
-    return json.dumps(result.summary(), indent=2, default=str)

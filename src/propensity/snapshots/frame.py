@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 import pyarrow as pa
 
 from propensity.engine import Engine
@@ -58,6 +59,7 @@ class FramePlan:
     key: str
     cutoffs: list[dt.date]
     features: list[str]
+    observed_start: dt.date
     observed_end: dt.date
     labeled: list[dt.date] = field(default_factory=list)
 
@@ -72,20 +74,23 @@ class _SourcePlan:
     values: dict[str, str] = field(default_factory=dict)  # segment column -> ibis type
 
 
-def observed_end(engine: Engine, sources: dict[str, Source]) -> dt.date:
-    """The day of the last event in any events source (the first day not fully observed)."""
+def event_span(engine: Engine, sources: dict[str, Source]) -> tuple[dt.date, dt.date]:
+    """The days of the first and the last event in any events source.
+
+    The last is the first day not fully observed: label windows must end on or before it.
+    """
     parts = [
-        s.table.aggregate(m=s.table[s.spec.time].max()).mutate(src=ibis.literal(n))
-        for n, s in sources.items()
+        s.table.aggregate(lo=s.table[s.spec.time].min(), hi=s.table[s.spec.time].max())
+        for s in sources.values()
         if s.spec.kind == "events" and s.spec.time
     ]
     if not parts:
         raise DataError('sources: no events source; add one with kind = "events"')
     result = engine.to_pandas(ibis.union(*parts))
-    latest = result["m"].max()
-    if latest is None or str(latest) == "NaT":
+    first, last = result["lo"].min(), result["hi"].max()
+    if pd.isna(last):
         raise DataError("sources: the events sources have no rows with a readable time")
-    return latest.date()  # type: ignore[no-any-return]
+    return first.date(), last.date()
 
 
 def plan_frame(
@@ -126,7 +131,7 @@ def plan_frame(
     key = spec.entity.key
     target = spec.target
     horizon = target.horizon.days
-    end = observed_end(engine, sources)
+    start, end = event_span(engine, sources)
     cut = cutoffs if cutoffs is not None else schedule(spec.cutoffs, horizon, end)
     end_n = day_number(end)
     labeled = [c for c in cut if day_number(c) + horizon <= end_n]
@@ -259,7 +264,7 @@ def plan_frame(
     frame = frame.mutate(label=ibis.ifelse(observed, label, ibis.null(label.type())))
     all_features = features + entity_feats
     out = frame.select(key, "cutoff", "label", *all_features)
-    return FramePlan(out, key, cut, all_features, end, labeled)
+    return FramePlan(out, key, cut, all_features, start, end, labeled)
 
 
 def _plan_source(engine: Engine, name: str, source: Source, max_levels: int) -> _SourcePlan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from propensity.engine import Engine
 from propensity.errors import SpecError
@@ -33,7 +34,7 @@ def table_frame(engine: Engine, spec: Spec, sources: dict[str, Source]) -> ir.Ta
             values = list(engine.to_pandas(table.select(src.label).distinct().limit(20))[src.label])
             positive = guess_positive(values)
             if positive is None:
-                shown = ", ".join(repr(v) for v in values if not _isnull(v))
+                shown = ", ".join(repr(v) for v in values if not pd.isna(v))
                 raise SpecError(
                     f"sources.{name}.positive: say which value of '{src.label}' is the outcome "
                     f"to predict; the column holds: {shown}"
@@ -56,7 +57,3 @@ def guess_positive(values: list[object]) -> object | None:
         if str(value).strip().lower() in _POSITIVE_WORDS:
             return value
     return None
-
-
-def _isnull(value: object) -> bool:
-    return value is None or str(value) in {"NaT", "nan", "<NA>", "None"}

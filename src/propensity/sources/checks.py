@@ -336,7 +336,7 @@ def _check_leakage(
     # the cutoffs whose windows it describes, and pooling all cutoffs would dilute that
     groups = [g for _, g in frame.groupby("cutoff", dropna=False)] if len(frame) else []
     for original, col in renamed.items():
-        worst: tuple[float, object] | None = None
+        worst: tuple[float, Any] | None = None
         for group in groups:
             y = group["label"].to_numpy(dtype=float)
             if min(int((y == 1).sum()), int((y == 0).sum())) < _LEAKAGE_MIN_CLASS:
@@ -345,7 +345,7 @@ def _check_leakage(
             if auc is not None and (worst is None or auc > worst[0]):
                 worst = (auc, group["cutoff"].iloc[0])
         if worst is not None and worst[0] > LEAKAGE_AUC:
-            at = "" if _isnull(worst[1]) else f" at cutoff {str(worst[1])[:10]}"
+            at = "" if pd.isna(worst[1]) else f" at cutoff {str(worst[1])[:10]}"
             report.add(
                 "warning",
                 source.name,
@@ -361,10 +361,6 @@ def _show(value: object) -> str:
         return repr(value)
     item = getattr(value, "item", None)
     return str(item() if callable(item) else value)
-
-
-def _isnull(value: object) -> bool:
-    return value is None or str(value) in {"NaT", "nan", "<NA>", "None"}
 
 
 def _separation(values: pd.Series, y: np.ndarray) -> float | None:
