@@ -200,10 +200,19 @@ def train(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
     if as_json:
         _emit_json(result.summary())
         return
-    first = result.leaderboard[0]
-    metric = first["metric"]
-    table = Table(title=f"leaderboard: {proj.spec.project.name} ({metric}, validation folds)")
-    for col in ("candidate", f"{metric} mean", "± std", "test roc_auc", "test log loss", "seconds"):
+    _print_train(proj.spec.project.name, result)
+    out.print(f"bundle: {result.bundle}")
+
+
+def _print_train(name: str, result: Any) -> None:
+    metric = result.metric
+    shown = (
+        ("roc_auc", "log_loss", "lift_top10")
+        if result.task == "binary"
+        else ("rmse", "mae", "r2", "spearman")
+    )
+    table = Table(title=f"leaderboard: {name} ({metric} over the validation folds)")
+    for col in ("candidate", "mean", "± std", *(f"test {m}" for m in shown), "seconds"):
         table.add_column(col, justify="right")
     for row in result.leaderboard:
         mark = " *" if row["candidate"] == result.chosen else ""
@@ -211,24 +220,44 @@ def train(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
             row["candidate"] + mark,
             f"{row['mean']:.4f}",
             f"{row['std']:.4f}",
-            f"{row['test']['roc_auc']:.4f}",
-            f"{row['test']['log_loss']:.4f}",
+            *(f"{row['test'][m]:.4f}" for m in shown),
             f"{row['seconds']:.1f}",
         )
     out.print(table)
-    cal = result.calibration
-    out.print(
-        f"chosen: [bold]{result.chosen}[/] ({result.reason}); calibrated with {cal['method']}: "
-        f"log loss {cal['before']['log_loss']:.4f} -> {cal['after']['log_loss']:.4f} on the "
-        "latest validation fold",
-        soft_wrap=True,
-        highlight=False,
-    )
-    out.print(
-        f"test (calibrated): ROC-AUC {result.test['roc_auc']:.4f}, log loss "
-        f"{result.test['log_loss']:.4f}, lift in the top 10% {result.test['lift_top10']:.2f}x",
-        highlight=False,
-    )
+    for skipped, why in result.skipped.items():
+        out.print(f"{skipped}: skipped ({why})", highlight=False, soft_wrap=True)
+    if result.tuning and "trials" in result.tuning:
+        tuning = result.tuning
+        out.print(
+            f"lightgbm tuned: {tuning['trials']} trials in {tuning['seconds']:.0f} s on "
+            f"{tuning['tuned_on']}",
+            highlight=False,
+        )
+    out.print(f"chosen: [bold]{result.chosen}[/] ({result.reason})", soft_wrap=True)
+    test = result.test
+    if result.task == "binary":
+        cal = result.calibration
+        out.print(
+            f"calibrated with {cal['method']}: log loss {cal['before']['log_loss']:.4f} -> "
+            f"{cal['after']['log_loss']:.4f}, ECE {cal['before']['ece']:.4f} -> "
+            f"{cal['after']['ece']:.4f} on the latest validation fold",
+            soft_wrap=True,
+            highlight=False,
+        )
+        out.print(
+            f"test (calibrated): ROC-AUC {test['roc_auc']:.4f}, log loss {test['log_loss']:.4f}, "
+            f"Brier {test['brier']:.4f}, lift in the top 10% {test['lift_top10']:.2f}x",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"test: RMSE {test['rmse']:.2f}, MAE {test['mae']:.2f}, R2 {test['r2']:.3f}, "
+            f"Spearman {test['spearman']:.3f}",
+            highlight=False,
+        )
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    out.print(f"trained in {result.seconds:.1f} s", highlight=False)
     out.print(f"bundle: {result.bundle}")
 
 
@@ -260,7 +289,8 @@ def score(
         return
     out.print(
         f"scored {result['rows']:,} customers as of {result['as_of']} with bundle "
-        f"{result['bundle']}; mean probability {result['mean_probability']:.3f}",
+        f"{result['bundle']}; mean {result['column'].replace('_', ' ')} "
+        f"{result['mean_' + result['column']]:.3f}",
         highlight=False,
     )
     out.print(f"scores: {result['out']}")

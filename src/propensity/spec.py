@@ -261,9 +261,13 @@ class TrainSection(_Section):
     """``[train]``: which candidates compete and how the winner is picked."""
 
     candidates: list[str] | None = None
-    metric: str = "roc_auc"
+    #: None: roc_auc for yes/no targets, rmse for amount targets
+    metric: str | None = None
     tolerance: float = Field(default=0.005, ge=0.0)
     tune_trials: int = Field(default=0, ge=0)
+    tune_seconds: float = Field(default=300.0, gt=0)
+    #: rows sampled for each fit when the training cutoffs hold more
+    max_rows: int = Field(default=400_000, ge=1_000)
     seed: int = 0
 
 

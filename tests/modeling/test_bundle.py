@@ -10,9 +10,12 @@ from propensity.modeling.calibration import IsotonicCalibrator, PlattCalibrator
 from propensity.modeling.candidates import (
     BGNBDCandidate,
     LightGBMCandidate,
+    LinearCandidate,
     LogisticCandidate,
+    MeanCandidate,
     PriorCandidate,
     RecencyCandidate,
+    compact,
     feature_columns,
 )
 from tests.modeling.test_candidates import synthetic_frame
@@ -22,7 +25,8 @@ KEY = "customer_id"
 
 @pytest.fixture(scope="module")
 def frame():
-    return synthetic_frame(n=400)
+    # as training sees it: numeric features in float32
+    return compact(synthetic_frame(n=400), KEY)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +43,7 @@ def test_every_candidate_round_trips_exactly(tmp_path, frame, make):
     train, valid = frame[frame.cutoff.astype(str) < "2024-08-01"], None
     candidate = make().fit(train, valid)
     calibrator = PlattCalibrator().fit(candidate.predict(train), train.label)
-    folder = save_bundle(tmp_path / "v1", candidate, calibrator, {"version": "v1"})
+    folder = save_bundle(tmp_path / "v1", candidate, calibrator, {"version": "v1", "key": KEY})
     loaded = load_bundle(folder)
     assert loaded.manifest["candidate"] == candidate.name
     np.testing.assert_allclose(loaded.candidate.predict(frame), candidate.predict(frame))
@@ -93,3 +97,26 @@ def test_reference_profile(frame):
     assert sum(levels.values()) == pytest.approx(1.0)
     assert sum(profile["score"]["shares"]) == pytest.approx(1.0)
     json.dumps(profile)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MeanCandidate(key=KEY),
+        lambda: LinearCandidate(key=KEY),
+        lambda: LightGBMCandidate(key=KEY, task="regression", max_rounds=50),
+    ],
+)
+def test_amount_models_round_trip_exactly(tmp_path, frame, make):
+    amounts = frame.assign(label=frame["orders_days_since_first"] * 0.5 + frame["label"] * 10)
+    train = amounts[amounts.cutoff.astype(str) < "2024-08-01"]
+    candidate = make().fit(train)
+    from propensity.modeling.calibration import NoCalibration
+
+    info = {"version": "v1", "key": KEY, "task": "regression"}
+    loaded = load_bundle(save_bundle(tmp_path / "v1", candidate, NoCalibration(), info))
+    assert loaded.task == "regression"
+    assert loaded.candidate.name == candidate.name
+    np.testing.assert_allclose(loaded.predict(amounts), candidate.predict(amounts))
+    if candidate.name != "mean":  # a model that learned something: not a constant
+        assert np.std(loaded.predict(amounts)) > 1

@@ -1,5 +1,6 @@
 """`train` end to end on a small demo shop: leaderboard, choice, calibration, bundle."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -37,7 +38,16 @@ def test_train_via_the_cli(shop):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     names = [row["candidate"] for row in summary["leaderboard"]]
-    assert names == ["prior", "recency", "bgnbd", "logistic", "lightgbm"]
+    assert names[:5] == ["prior", "recency", "bgnbd", "logistic", "lightgbm"]
+    if importlib.util.find_spec("tensorflow") is None:
+        assert "pip install" in summary["skipped"]["keras"]
+    else:
+        assert names[5:] == ["keras"]
+        assert summary["leaderboard"][5]["test"]["roc_auc"] > 0.7
+    # every candidate is judged on both validation folds and the test fold
+    assert all(len(row["folds"]) == 2 for row in summary["leaderboard"])
+    assert summary["task"] == "binary"
+    assert summary["metric"] == "roc_auc"
     board = {row["candidate"]: row for row in summary["leaderboard"]}
     assert board["prior"]["mean"] == pytest.approx(0.5)
     assert board[summary["chosen"]]["mean"] >= max(r["mean"] for r in board.values()) - 0.005
@@ -52,6 +62,13 @@ def test_train_via_the_cli(shop):
     assert manifest["spec_hash"] == Project.load(shop).spec.spec_hash()
     assert manifest["training_window"]["last_cutoff"] <= "2025-10-01"
     assert {f["name"] for f in manifest["features"]} >= {"orders_days_since_last", "plan"}
+    # BG/NBD scores are derived per cutoff and offered to the other candidates
+    assert manifest["derived"] == {"bgnbd": {"source": "orders", "horizon": 90.0}}
+    if summary["chosen"] == "lightgbm":
+        assert (
+            "orders_bgnbd_p_alive"
+            in json.loads((bundle.path / "model.json").read_text())["features"]
+        )
     assert set(manifest["files"]) >= {"model.json", "calibrator.json", "reference.json"}
     # the bundle scores the frame it was trained from, as calibrated probabilities
     frame = pd.read_parquet(Project.load(shop).frame_path)
@@ -69,7 +86,9 @@ def test_unknown_candidate_is_refused(shop, tmp_path):
     (tmp_path / "propensity.toml").write_text(
         spec.replace('path = "data/', f'path = "{shop}/data/')
     )
-    with pytest.raises(SpecError, match="'xgboost' unknown; choose from prior, recency"):
+    with pytest.raises(
+        SpecError, match="'xgboost' unknown for yes/no targets; choose from prior, recency"
+    ):
         Project.load(tmp_path).train()
 
 

@@ -227,13 +227,22 @@ def _p_alive(
 
 
 def bgnbd_features(
-    frame: Any, source: str, horizon: float, *, cutoff: str = "cutoff", penalizer: float = 0.0
+    frame: Any,
+    source: str,
+    horizon: float,
+    *,
+    cutoff: str = "cutoff",
+    penalizer: float = 0.0,
+    max_fit_rows: int = 20_000,
+    seed: int = 0,
 ) -> Any:
     """BG/NBD scores as features, fitted cutoff by cutoff on history before each cutoff.
 
     Uses the frame's own point-in-time columns ``{source}_active_days_all``,
     ``{source}_days_since_first`` and ``{source}_days_since_last``; no label is read, and the
     model at a cutoff is fitted only on that cutoff's rows, so nothing crosses a cutoff.
+    The four parameters describe the whole population, so each fit uses at most
+    ``max_fit_rows`` customers drawn at random; every customer is scored.
 
     Returns
     -------
@@ -253,6 +262,7 @@ def bgnbd_features(
         raise DataError(f"bgnbd: the frame lacks {', '.join(missing)}; build it first")
     names = [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
     out = pd.DataFrame(np.nan, index=frame.index, columns=names)
+    rng = np.random.default_rng(seed)
     for _, rows in frame.groupby(cutoff, sort=True):
         seen = rows[rows[f"{source}_active_days_all"] > 0]
         if len(seen) < 20:
@@ -260,7 +270,10 @@ def bgnbd_features(
         T = seen[f"{source}_days_since_first"].to_numpy(float)
         x = seen[f"{source}_active_days_all"].to_numpy(float) - 1
         t_x = T - seen[f"{source}_days_since_last"].to_numpy(float)
-        model = BGNBD(penalizer=penalizer).fit(x, t_x, T)
+        fit = slice(None)
+        if len(seen) > max_fit_rows:
+            fit = np.sort(rng.choice(len(seen), max_fit_rows, replace=False))  # type: ignore[assignment]
+        model = BGNBD(penalizer=penalizer).fit(x[fit], t_x[fit], T[fit])
         out.loc[seen.index, names[0]] = model.p_alive(x, t_x, T)
         out.loc[seen.index, names[1]] = model.expected_events(x, t_x, T, horizon)
         out.loc[seen.index, names[2]] = model.p_no_event(x, t_x, T, horizon)

@@ -25,10 +25,14 @@ from propensity.modeling.candidates import (
     BGNBDCandidate,
     Candidate,
     LightGBMCandidate,
+    LinearCandidate,
     LogisticCandidate,
+    MeanCandidate,
     PriorCandidate,
     RecencyCandidate,
+    compact,
 )
+from propensity.modeling.derived import add_derived, derived_columns
 
 __all__ = ["Bundle", "BundleError", "load_bundle", "reference_profile", "save_bundle"]
 
@@ -38,6 +42,8 @@ _SIMPLE: dict[str, Any] = {
     "recency": RecencyCandidate,
     "bgnbd": BGNBDCandidate,
     "logistic": LogisticCandidate,
+    "mean": MeanCandidate,
+    "linear": LinearCandidate,
 }
 
 
@@ -54,9 +60,26 @@ class Bundle:
     calibrator: Calibrator
     manifest: dict[str, Any]
 
+    @property
+    def task(self) -> str:
+        """``binary`` (probabilities) or ``regression`` (amounts)."""
+        return str(self.manifest.get("task", "binary"))
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame as the model saw it in training: float32 features, derived columns.
+
+        Derived columns (BG/NBD per cutoff) are fitted on the rows given, so pass every
+        eligible customer of a cutoff at once, or add the columns beforehand.
+        """
+        frame = compact(frame, str(self.manifest.get("key", "")))
+        plan = self.manifest.get("derived") or {}
+        if all(c in frame.columns for c in derived_columns(plan)):
+            return frame
+        return add_derived(frame, plan)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities for the rows of a frame."""
-        return self.calibrator.predict(self.candidate.predict(frame))
+        """Calibrated probabilities (or expected amounts) for the rows of a frame."""
+        return self.calibrator.predict(self.candidate.predict(self.prepare(frame)))
 
 
 def _sha256(data: bytes) -> str:
@@ -97,6 +120,8 @@ def save_bundle(
     }
     if isinstance(candidate, LightGBMCandidate):
         files["model.txt"] = candidate.model_text().encode()
+    if candidate.name == "keras":
+        files["model.keras"] = _keras_bytes(candidate)
     manifest = {
         **info,
         "format": FORMAT,
@@ -116,6 +141,15 @@ def save_bundle(
         if tmp.exists():
             shutil.rmtree(tmp)
     return folder
+
+
+def _keras_bytes(candidate: Candidate) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        candidate.save_model(path)  # type: ignore[attr-defined]
+        return path.read_bytes()
 
 
 def load_bundle(folder: Path) -> Bundle:
@@ -148,6 +182,10 @@ def load_bundle(folder: Path) -> Bundle:
     candidate: Candidate
     if name == "lightgbm":
         candidate = LightGBMCandidate.from_dict(model, data["model.txt"].decode())
+    elif name == "keras":
+        from propensity.modeling.network import KerasCandidate
+
+        candidate = KerasCandidate.from_dict(model, folder / "model.keras")
     elif name in _SIMPLE:
         candidate = _SIMPLE[name].from_dict(model)
     else:
@@ -190,12 +228,16 @@ def reference_profile(
             if len(shares) > 50:
                 levels["<other>"] = float(shares.iloc[50:].sum())
             out["features"][col] = {"kind": "category", "missing": missing, "levels": levels}
-    edges = np.linspace(0.0, 1.0, 21)
+    scores = np.asarray(scores, dtype=float)
+    if len(scores) and (scores.min() < 0 or scores.max() > 1):  # amounts: quantile bins
+        edges = np.unique(np.quantile(scores, np.linspace(0, 1, 21)))
+    else:
+        edges = np.linspace(0.0, 1.0, 21)
+        scores = np.clip(scores, 0, 1)
+    counts = np.histogram(scores, bins=edges)[0] if len(edges) > 1 else np.array([len(scores)])
     out["score"] = {
         "edges": edges.tolist(),
-        "shares": (
-            np.histogram(np.clip(scores, 0, 1), bins=edges)[0] / max(len(scores), 1)
-        ).tolist(),
+        "shares": (counts / max(len(scores), 1)).tolist(),
         "mean": float(np.mean(scores)) if len(scores) else None,
     }
     return out

@@ -13,6 +13,7 @@ from propensity.modeling.metrics import brier_loss, expected_calibration_error, 
 __all__ = [
     "Calibrator",
     "IsotonicCalibrator",
+    "NoCalibration",
     "PlattCalibrator",
     "calibrator_from_dict",
     "choose_calibrator",
@@ -52,6 +53,16 @@ class Calibrator:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (bundles hold no pickles)."""
         return {"kind": self.kind}
+
+
+class NoCalibration(Calibrator):
+    """Leaves predictions as they are: amounts are not probabilities."""
+
+    kind = "none"
+
+    def predict(self, p: npt.ArrayLike) -> np.ndarray:
+        """The predictions, unchanged."""
+        return np.asarray(p, dtype=float)
 
 
 class PlattCalibrator(Calibrator):
@@ -139,6 +150,8 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
     kind = data.get("kind")
     if kind == "identity":
         return Calibrator()
+    if kind == "none":
+        return NoCalibration()
     if kind == "platt":
         platt = PlattCalibrator()
         platt.a_, platt.b_ = float(data["a"]), float(data["b"])
@@ -150,7 +163,7 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
             raise DataError("calibration: isotonic map has mismatched or empty points")
         return iso
     raise DataError(
-        f"calibration: unknown calibrator kind {kind!r}; known: identity, platt, isotonic"
+        f"calibration: unknown calibrator kind {kind!r}; known: identity, none, platt, isotonic"
     )
 
 

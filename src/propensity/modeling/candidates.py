@@ -1,7 +1,8 @@
-"""Candidate models behind one protocol: baselines, BG/NBD, logistic regression, LightGBM.
+"""Candidate models behind one protocol: baselines, BG/NBD, linear models, LightGBM.
 
 Every candidate takes frames as ``build`` writes them (key, ``cutoff``, ``label``, then
-features) and returns the probability that ``label`` is 1. Candidates follow the
+features) and returns the probability that ``label`` is 1, or, for ``amount`` targets
+(``task="regression"``), the expected amount. Candidates follow the
 scikit-learn habit: parameters in ``__init__``, ``fit`` returns ``self``, learned state
 ends in ``_``.
 """
@@ -19,9 +20,12 @@ __all__ = [
     "BGNBDCandidate",
     "Candidate",
     "LightGBMCandidate",
+    "LinearCandidate",
     "LogisticCandidate",
+    "MeanCandidate",
     "PriorCandidate",
     "RecencyCandidate",
+    "compact",
     "feature_columns",
 ]
 
@@ -31,6 +35,27 @@ RESERVED = ("cutoff", "label")
 def feature_columns(frame: pd.DataFrame, key: str) -> list[str]:
     """The feature columns of a frame: everything but the key, ``cutoff`` and ``label``."""
     return [c for c in frame.columns if c not in (key, *RESERVED)]
+
+
+def compact(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The frame with its numeric features as float32.
+
+    Half the memory, and the same values whether a model is fitted or scores (trees split
+    on float32 bins).
+    """
+    wide = [
+        c
+        for c in feature_columns(frame, key)
+        if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != np.float32
+    ]
+    if not wide:
+        return frame
+    cast = set(wide)
+    columns = {
+        c: frame[c].to_numpy(dtype=np.float32, na_value=np.nan) if c in cast else frame[c]
+        for c in frame.columns
+    }
+    return pd.DataFrame(columns, index=frame.index)
 
 
 def _labels(frame: pd.DataFrame) -> np.ndarray:
@@ -92,6 +117,12 @@ class PriorCandidate(Candidate):
         model = cls(key=data["key"])
         model.rate_ = float(data["rate"])
         return model
+
+
+class MeanCandidate(PriorCandidate):
+    """Everyone gets the training mean amount: the baseline of an ``amount`` target."""
+
+    name = "mean"
 
 
 class RecencyCandidate(Candidate):
@@ -179,8 +210,11 @@ class BGNBDCandidate(Candidate):
         """P(no event in the horizon) from the BG/NBD model fitted at each row's cutoff."""
         from propensity.modeling.bgnbd import bgnbd_features
 
-        feats = bgnbd_features(frame, self.source, self.horizon)
-        score = feats[f"{self.source}_bgnbd_p_no_event"].to_numpy(dtype=float)
+        column = f"{self.source}_bgnbd_p_no_event"
+        if column in frame.columns:  # computed once per cutoff for the whole frame
+            score = frame[column].to_numpy(dtype=float)
+        else:
+            score = bgnbd_features(frame, self.source, self.horizon)[column].to_numpy(dtype=float)
         return np.where(np.isnan(score), self.rate_, score)
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,9 +256,28 @@ class LogisticCandidate(Candidate):
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LogisticCandidate:
         """Learn the preparation and the coefficients."""
+        rows = _both(train, valid)
+        dense = self._learn_preparation(rows)
+        self._solve(self._design(rows, dense), _labels(rows))
+        return self
+
+    def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
         from sklearn.linear_model import LogisticRegression
 
-        rows = _both(train, valid)
+        # Newton-Cholesky: a few exact steps, fast when rows far outnumber columns
+        model = LogisticRegression(
+            C=self.C,
+            class_weight="balanced",
+            solver="newton-cholesky",
+            max_iter=200,
+            random_state=self.seed,
+        )
+        model.fit(x, y)
+        self.coef_ = [float(v) for v in model.coef_.ravel()]
+        self.intercept_ = float(model.intercept_[0])
+
+    def _learn_preparation(self, rows: pd.DataFrame) -> np.ndarray:
+        """Learn imputation, flags, levels and scaling; return the imputed numeric block."""
         cols = feature_columns(rows, self.key)
         self.numeric_ = [c for c in cols if pd.api.types.is_numeric_dtype(rows[c])]
         self.categorical_ = [c for c in cols if c not in self.numeric_]
@@ -242,21 +295,10 @@ class LogisticCandidate(Candidate):
         self.mean_ = dense.mean(axis=0).tolist() if len(dense) else []
         scale = dense.std(axis=0) if len(dense) else np.zeros(0)
         self.scale_ = np.where(scale > 0, scale, 1.0).tolist()
-        # Newton-Cholesky: a few exact steps, fast when rows far outnumber columns
-        model = LogisticRegression(
-            C=self.C,
-            class_weight="balanced",
-            solver="newton-cholesky",
-            max_iter=200,
-            random_state=self.seed,
-        )
-        model.fit(self._design(rows, dense), _labels(rows))
-        self.coef_ = [float(v) for v in model.coef_.ravel()]
-        self.intercept_ = float(model.intercept_[0])
-        return self
+        return dense
 
     def _numeric(self, frame: pd.DataFrame) -> np.ndarray:
-        x = frame[self.numeric_].astype(float).to_numpy()
+        x = frame[self.numeric_].to_numpy(dtype=np.float64, na_value=np.nan)
         return np.where(np.isfinite(x), x, np.nan)
 
     @staticmethod
@@ -317,6 +359,26 @@ class LogisticCandidate(Candidate):
         return model
 
 
+class LinearCandidate(LogisticCandidate):
+    """Ridge regression on the logistic candidate's preparation: the linear ``amount`` model.
+
+    ``C`` is the inverse of the ridge penalty, as in the logistic candidate.
+    """
+
+    name = "linear"
+
+    def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
+        from sklearn.linear_model import Ridge
+
+        model = Ridge(alpha=1.0 / self.C).fit(x, y)
+        self.coef_ = [float(v) for v in np.ravel(model.coef_)]
+        self.intercept_ = float(model.intercept_)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """The expected amount."""
+        return np.asarray(self._design(frame) @ np.asarray(self.coef_) + self.intercept_)
+
+
 class LightGBMCandidate(Candidate):
     """Gradient-boosted trees, early-stopped on a later cutoff, never on the training rows.
 
@@ -332,6 +394,7 @@ class LightGBMCandidate(Candidate):
         self,
         *,
         key: str,
+        task: str = "binary",
         learning_rate: float = 0.05,
         num_leaves: int = 31,
         min_child_samples: int = 100,
@@ -341,6 +404,7 @@ class LightGBMCandidate(Candidate):
         params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(key=key)
+        self.task = task
         self.rounds = rounds
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -359,15 +423,22 @@ class LightGBMCandidate(Candidate):
         """Train with early stopping on ``valid``, or ``rounds`` rounds, or 200 without either."""
         import lightgbm as lgb
 
-        self.features_ = feature_columns(train, self.key)
-        self.categorical_ = [
-            c for c in self.features_ if not pd.api.types.is_numeric_dtype(train[c])
-        ]
-        self.levels_ = {
-            c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in self.categorical_
-        }
-        params = {
-            "objective": "binary",
+        self._learn_columns(train)
+        params = self._params()
+        if self.rounds is not None:
+            self.rounds_ = self.rounds
+        elif valid is not None and len(valid):
+            self.rounds_ = self._probe(params, train, valid)
+        else:
+            self.rounds_ = 200
+        rows = _both(train, valid)
+        everything = lgb.Dataset(self._x(rows), _labels(rows))
+        self.model_ = lgb.train(params, everything, num_boost_round=self.rounds_)
+        return self
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary" if self.task == "binary" else "regression",
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
@@ -381,28 +452,37 @@ class LightGBMCandidate(Candidate):
             "verbosity": -1,
             **self.params,
         }
-        data = lgb.Dataset(self._x(train), _labels(train), free_raw_data=False)
-        if self.rounds is not None:
-            self.rounds_ = self.rounds
-        elif valid is not None and len(valid):
-            checks = lgb.Dataset(self._x(valid), _labels(valid), reference=data)
-            probe = lgb.train(
-                params,
-                data,
-                num_boost_round=self.max_rounds,
-                valid_sets=[checks],
-                callbacks=[lgb.early_stopping(50, verbose=False)],
-            )
-            self.rounds_ = max(1, int(probe.best_iteration))
-        else:
-            self.rounds_ = 200
-        rows = _both(train, valid)
-        everything = lgb.Dataset(self._x(rows), _labels(rows))
-        self.model_ = lgb.train(params, everything, num_boost_round=self.rounds_)
-        return self
+
+    def size(self, train: pd.DataFrame, valid: pd.DataFrame) -> int:
+        """The number of rounds early stopping on ``valid`` picks, without the refit."""
+        self._learn_columns(train)
+        return self._probe(self._params(), train, valid)
+
+    def _learn_columns(self, train: pd.DataFrame) -> None:
+        self.features_ = feature_columns(train, self.key)
+        self.categorical_ = [
+            c for c in self.features_ if not pd.api.types.is_numeric_dtype(train[c])
+        ]
+        self.levels_ = {
+            c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in self.categorical_
+        }
+
+    def _probe(self, params: dict[str, Any], train: pd.DataFrame, valid: pd.DataFrame) -> int:
+        import lightgbm as lgb
+
+        data = lgb.Dataset(self._x(train), _labels(train))
+        checks = lgb.Dataset(self._x(valid), _labels(valid), reference=data)
+        probe = lgb.train(
+            params,
+            data,
+            num_boost_round=self.max_rounds,
+            valid_sets=[checks],
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+        )
+        return max(1, int(probe.best_iteration))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """The probability of the outcome."""
+        """The probability of the outcome (or the expected amount)."""
         return np.asarray(self.model_.predict(self._x(frame), num_iteration=self.rounds_))
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,6 +490,7 @@ class LightGBMCandidate(Candidate):
         return {
             "name": self.name,
             "key": self.key,
+            "task": self.task,
             "features": self.features_,
             "categorical": self.categorical_,
             "levels": self.levels_,
@@ -425,7 +506,7 @@ class LightGBMCandidate(Candidate):
         """Rebuild a fitted model from :meth:`to_dict` and :meth:`model_text`."""
         import lightgbm as lgb
 
-        model = cls(key=data["key"])
+        model = cls(key=data["key"], task=str(data.get("task", "binary")))
         model.features_, model.categorical_ = list(data["features"]), list(data["categorical"])
         model.levels_ = {k: list(v) for k, v in data["levels"].items()}
         model.rounds_ = int(data["rounds"])

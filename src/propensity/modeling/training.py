@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -16,27 +17,57 @@ import pandas as pd
 from propensity.errors import DataError, SpecError
 from propensity.modeling.backtest import Fold, rolling_folds
 from propensity.modeling.bundle import reference_profile, save_bundle
-from propensity.modeling.calibration import choose_calibrator
+from propensity.modeling.calibration import Calibrator, NoCalibration, choose_calibrator
 from propensity.modeling.candidates import (
     BGNBDCandidate,
     Candidate,
     LightGBMCandidate,
+    LinearCandidate,
     LogisticCandidate,
+    MeanCandidate,
     PriorCandidate,
     RecencyCandidate,
+    compact,
     feature_columns,
 )
-from propensity.modeling.evaluate import FoldResult, evaluate, fold_frames
-from propensity.modeling.metrics import classification_report
+from propensity.modeling.derived import add_derived, derived_columns, plan_derived
+from propensity.modeling.evaluate import (
+    FoldResult,
+    Round,
+    fold_frames,
+    holdout_rounds,
+    run_rounds,
+    sample_rows,
+    time_rounds,
+)
+from propensity.modeling.metrics import classification_report, regression_report
 from propensity.spec import Spec
 
-__all__ = ["TrainResult", "default_candidates", "train_frame"]
+__all__ = ["TrainResult", "default_candidates", "metric_of", "task_of", "train_frame"]
 
 log = logging.getLogger(__name__)
 
-LOSSES = {"log_loss", "brier", "ece"}
-KNOWN = ("prior", "recency", "bgnbd", "logistic", "lightgbm")
-_PACKAGES = ("propensity", "numpy", "pandas", "scikit-learn", "lightgbm", "scipy", "duckdb")
+LOSSES = {"log_loss", "brier", "ece", "mae", "rmse"}
+#: metrics in the target's own units: their tolerance is relative to the best value
+RELATIVE = {"mae", "rmse"}
+BINARY = ("prior", "recency", "bgnbd", "logistic", "lightgbm", "keras")
+REGRESSION = ("mean", "linear", "lightgbm", "keras")
+_PACKAGES = (
+    "propensity",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "scipy",
+    "duckdb",
+    "tensorflow-cpu",
+    "keras",
+)
+TABLE_WARNING = (
+    "table mode: the holdout is drawn at random, not by time, so a row may be judged by a "
+    "model that learned from later rows; expect the figures to be optimistic if the "
+    "customers change over time"
+)
 
 
 @dataclass(frozen=True)
@@ -49,43 +80,112 @@ class TrainResult:
     leaderboard: list[dict[str, Any]]
     calibration: dict[str, Any]
     test: dict[str, float]
+    task: str = "binary"
+    metric: str = "roc_auc"
+    skipped: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    tuning: dict[str, Any] | None = None
+    seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``train --json`` prints)."""
         return {
             "bundle": str(self.bundle),
+            "task": self.task,
+            "metric": self.metric,
             "chosen": self.chosen,
             "reason": self.reason,
             "leaderboard": self.leaderboard,
+            "skipped": self.skipped,
             "calibration": self.calibration,
             "test": self.test,
+            "tuning": self.tuning,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 2),
         }
 
 
-def default_candidates(spec: Spec, frame: pd.DataFrame) -> list[Candidate]:
-    """The candidates that fit this project, filtered by ``[train] candidates``."""
-    if spec.target is None:
-        raise SpecError("target: training needs a target (table mode is not supported yet)")
-    key = spec.entity.key
-    source = spec.target.source
+def task_of(spec: Spec) -> str:
+    """``regression`` for amount targets, else ``binary`` (table mode labels are yes/no)."""
+    return "regression" if spec.target is not None and spec.target.kind == "amount" else "binary"
+
+
+def metric_of(spec: Spec, task: str) -> str:
+    """The metric that picks the winner, checked against the task's metrics."""
+    known = (
+        sorted(classification_report([0, 1], [0.2, 0.8]))
+        if task == "binary"
+        else sorted(regression_report([0.0, 1.0], [0.0, 1.0]))
+    )
+    metric = spec.train.metric or ("roc_auc" if task == "binary" else "rmse")
+    if metric not in known:
+        kind = "yes/no" if task == "binary" else "amount"
+        raise SpecError(
+            f"train.metric: {metric!r} is not a metric of {kind} targets; choose from "
+            f"{', '.join(known)}"
+        )
+    return metric
+
+
+def default_candidates(
+    spec: Spec, frame: pd.DataFrame, task: str | None = None
+) -> tuple[list[Candidate], dict[str, str]]:
+    """The candidates that fit this project, filtered by ``[train] candidates``.
+
+    Returns the candidates and, for each one left out, why.
+    """
+    from propensity.modeling.network import KerasCandidate, keras_missing
+
+    task = task or task_of(spec)
+    key, seed = spec.entity.key, spec.train.seed
+    source = spec.target.source if spec.target is not None else None
     recency = f"{source}_days_since_last"
-    made: dict[str, Candidate] = {"prior": PriorCandidate(key=key)}
-    if recency in frame.columns:
-        made["recency"] = RecencyCandidate(key=key, column=recency)
-    if spec.target.kind == "inactivity" and f"{source}_active_days_all" in frame.columns:
-        made["bgnbd"] = BGNBDCandidate(key=key, source=source, horizon=spec.target.horizon.days)
-    made["logistic"] = LogisticCandidate(key=key, seed=spec.train.seed)
-    made["lightgbm"] = LightGBMCandidate(key=key, seed=spec.train.seed)
+    made: dict[str, Candidate] = {}
+    skipped: dict[str, str] = {}
+    if task == "binary":
+        made["prior"] = PriorCandidate(key=key)
+        if recency in frame.columns:
+            made["recency"] = RecencyCandidate(key=key, column=recency)
+        else:
+            skipped["recency"] = "no days-since-last-event column (table mode)"
+        if (
+            spec.target is not None
+            and spec.target.kind == "inactivity"
+            and f"{source}_active_days_all" in frame.columns
+        ):
+            made["bgnbd"] = BGNBDCandidate(
+                key=key, source=str(source), horizon=spec.target.horizon.days
+            )
+        else:
+            skipped["bgnbd"] = "BG/NBD scores inactivity targets on an events source"
+        made["logistic"] = LogisticCandidate(key=key, seed=seed)
+    else:
+        made["mean"] = MeanCandidate(key=key)
+        made["linear"] = LinearCandidate(key=key, seed=seed)
+    made["lightgbm"] = LightGBMCandidate(key=key, task=task, seed=seed)
+    missing = keras_missing()
+    if missing is None:
+        made["keras"] = KerasCandidate(key=key, task=task, seed=seed)
+    else:
+        skipped["keras"] = missing
+    known = BINARY if task == "binary" else REGRESSION
     wanted = spec.train.candidates
     if wanted is None:
-        return list(made.values())
-    unknown = [w for w in wanted if w not in KNOWN]
+        return list(made.values()), skipped
+    unknown = [w for w in wanted if w not in known]
     if unknown:
+        kind = "yes/no" if task == "binary" else "amount"
         raise SpecError(
-            f"train.candidates: {', '.join(map(repr, unknown))} unknown; choose from "
-            f"{', '.join(KNOWN)}"
+            f"train.candidates: {', '.join(map(repr, unknown))} unknown for {kind} targets; "
+            f"choose from {', '.join(known)}"
         )
-    return [made[w] for w in wanted if w in made]
+    chosen = [made[w] for w in wanted if w in made]
+    if not chosen:
+        raise SpecError(
+            f"train.candidates: none of {', '.join(wanted)} can run here "
+            f"({'; '.join(f'{k}: {v}' for k, v in skipped.items() if k in wanted)})"
+        )
+    return chosen, {k: v for k, v in skipped.items() if k in wanted}
 
 
 def train_frame(
@@ -96,7 +196,7 @@ def train_frame(
     frame_sha256: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Backtest, choose, calibrate, refit on every labelled cutoff, and save a bundle.
+    """Backtest, choose, calibrate, refit on every labelled row, and save a bundle.
 
     Parameters
     ----------
@@ -112,69 +212,187 @@ def train_frame(
         Called with a short description of each step.
     """
     say = progress or (lambda _m: None)
-    if spec.target is None:
-        raise SpecError("target: training needs a target (table mode is not supported yet)")
-    if spec.target.kind == "amount":
-        raise SpecError("target.kind: training amount targets is not supported yet")
-    horizon = spec.target.horizon.days
-    gap = spec.backtest.gap.days if spec.backtest.gap else 0
-    frame = frame.copy()
+    started = time.perf_counter()
+    task = task_of(spec)
+    metric = metric_of(spec, task)
+    key, seed, max_rows = spec.entity.key, spec.train.seed, spec.train.max_rows
+    frame = compact(frame, key)
     frame["cutoff"] = pd.to_datetime(frame["cutoff"]).dt.date
+    horizon = spec.target.horizon.days if spec.target is not None else 0
+    source = spec.target.source if spec.target is not None else None
+    derived = plan_derived(list(frame.columns), source, horizon)
+    if derived:
+        say("fitting BG/NBD at every cutoff")
+        frame = add_derived(frame, derived)
     labeled = frame[frame["label"].notna()]
-    if labeled["label"].nunique() < 2:
+    if not len(labeled):
+        raise DataError("train: no row has a label; build the frame with labelled cutoffs")
+    if task == "binary" and labeled["label"].nunique() < 2:
         raise DataError("train: every labelled row has the same label; there is nothing to learn")
-    cutoffs = sorted(labeled["cutoff"].unique())
-    split = rolling_folds(cutoffs, horizon, folds=spec.backtest.folds, gap_days=gap)
-    candidates = default_candidates(spec, frame)
-    results = evaluate(candidates, labeled, split, horizon + gap, lambda c, v: say(f"{c} on {v}"))
-    metric = spec.train.metric
-    board = _leaderboard(candidates, results, metric, str(split.test.valid))
+    warnings: list[str] = []
+    if spec.table_mode:
+        warnings.append(TABLE_WARNING)
+        log.warning(TABLE_WARNING)
+        rounds = holdout_rounds(
+            labeled, folds=spec.backtest.folds, task=task, seed=seed, max_rows=max_rows
+        )
+        window: dict[str, Any] = {"rows": len(labeled)}
+    else:
+        gap = spec.backtest.gap.days if spec.backtest.gap else 0
+        cutoffs = sorted(labeled["cutoff"].unique())
+        split = rolling_folds(cutoffs, horizon, folds=spec.backtest.folds, gap_days=gap)
+        rounds = time_rounds(labeled, split, horizon + gap, max_rows=max_rows, seed=seed)
+        window = {"first_cutoff": str(cutoffs[0]), "last_cutoff": str(cutoffs[-1])}
+    candidates, skipped = default_candidates(spec, frame, task)
+    tuning = _tune(spec, candidates, rounds[0], task, metric, say)
+    results = run_rounds(candidates, rounds, task=task, on_fit=lambda c, v: say(f"{c} on {v}"))
+    test_round = rounds[-1]
+    board = _leaderboard(candidates, results, metric, test_round.name)
     chosen, reason = _choose(board, candidates, metric, spec.train.tolerance)
-    say(f"calibrating {chosen.name}")
-    last = str(split.folds[-1].valid)
-    valid_scores = next(r for r in results if r.candidate == chosen.name and r.valid == last)
-    valid_y = labeled[labeled["cutoff"].astype(str) == last]["label"].to_numpy(float)
-    calibrator, calibration = choose_calibrator(valid_scores.predictions, valid_y)
-    test_scores = next(
-        r for r in results if r.candidate == chosen.name and r.valid == str(split.test.valid)
-    )
-    test_y = labeled[labeled["cutoff"] == split.test.valid]["label"].to_numpy(float)
-    calibrated = calibrator.predict(test_scores.predictions)
-    test = classification_report(test_y, calibrated)
-    say(f"refitting {chosen.name} on every labelled cutoff")
-    # size the model on the latest cutoff no other training window reaches, then learn from
-    # every labelled cutoff with that size
-    everything = Fold(tuple(cutoffs), cutoffs[-1] + dt.timedelta(days=horizon + gap))
-    train, valid, _ = fold_frames(labeled, everything, horizon + gap)
-    chosen.fit(train, valid)
-    if isinstance(chosen, LightGBMCandidate):
-        chosen.rounds = chosen.rounds_
-    chosen.fit(labeled)
-    features = feature_columns(frame, spec.entity.key)
-    latest = labeled[labeled["cutoff"] == cutoffs[-1]]
+    last = [r for r in rounds if not r.test][-1]
+    mine = {r.valid: r.predictions for r in results if r.candidate == chosen.name}
+    calibrator: Calibrator
+    if task == "binary":
+        say(f"calibrating {chosen.name}")
+        valid_y = last.judged["label"].to_numpy(float)
+        calibrator, calibration = choose_calibrator(mine[last.name], valid_y, seed=seed)
+        test_y = test_round.judged["label"].to_numpy(float)
+        test = classification_report(test_y, calibrator.predict(mine[test_round.name]))
+    else:
+        calibrator = NoCalibration()
+        calibration = {"method": "none (an amount is not a probability)"}
+        test_y = test_round.judged["label"].to_numpy(float)
+        test = regression_report(test_y, mine[test_round.name])
+    say(f"refitting {chosen.name} on every labelled row")
+    _refit(chosen, spec, labeled, horizon, seed, max_rows)
+    features = feature_columns(frame, key)
+    if spec.table_mode:
+        latest = test_round.judged
+    else:
+        latest = labeled[labeled["cutoff"] == labeled["cutoff"].max()]
     reference = reference_profile(latest, features, calibrator.predict(chosen.predict(latest)))
     now = dt.datetime.now(dt.UTC)
     version = now.strftime("%Y%m%dT%H%M%S%fZ")
+    inputs = [f for f in features if f not in derived_columns(derived)]
     info = {
         "version": version,
         "created_at": now.isoformat(timespec="seconds"),
         "spec_hash": spec.spec_hash(),
         "frame_sha256": frame_sha256,
-        "target": spec.target.model_dump(mode="json"),
-        "key": spec.entity.key,
-        "training_window": {"first_cutoff": str(cutoffs[0]), "last_cutoff": str(cutoffs[-1])},
-        "features": _schema(frame, features),
+        "task": task,
+        "metric": metric,
+        "target": None if spec.target is None else spec.target.model_dump(mode="json"),
+        "table_mode": spec.table_mode,
+        "key": key,
+        "training_window": window,
+        "features": _schema(frame, inputs),
+        "derived": derived,
         "chosen": chosen.name,
         "reason": reason,
         "leaderboard": board,
+        "skipped": skipped,
         "calibration": calibration,
         "test": test,
+        "tuning": tuning,
+        "warnings": warnings,
         "packages": _versions(),
     }
     say("saving the bundle")
     path = save_bundle(bundles / version, chosen, calibrator, info, reference)
     (bundles / "LATEST").write_text(version + "\n")
-    return TrainResult(path, chosen.name, reason, board, calibration, test)
+    return TrainResult(
+        path,
+        chosen.name,
+        reason,
+        board,
+        calibration,
+        test,
+        task=task,
+        metric=metric,
+        skipped=skipped,
+        warnings=warnings,
+        tuning=tuning,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _tune(
+    spec: Spec,
+    candidates: list[Candidate],
+    first: Round,
+    task: str,
+    metric: str,
+    say: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """Tune LightGBM on the earliest round, whose rows all precede every judged row.
+
+    Every later round and the test are judged after the tuning data, so tuning leaks
+    nothing into the figures the choice is made on.
+    """
+    trials = spec.train.tune_trials
+    index = next((i for i, c in enumerate(candidates) if isinstance(c, LightGBMCandidate)), None)
+    if not trials or index is None:
+        return None
+    if first.stop is None or not len(first.stop):
+        log.warning("train.tune_trials: no early-stopping rows in the first fold; not tuning")
+        return {"skipped": "the first fold has no early-stopping rows (too few cutoffs)"}
+    from propensity.modeling.tuning import tune_lightgbm
+
+    key, seed = spec.entity.key, spec.train.seed
+    say(f"tuning lightgbm ({trials} trials, at most {spec.train.tune_seconds:.0f} s)")
+    result = tune_lightgbm(
+        first.train,
+        first.stop,
+        key=key,
+        task=task,
+        metric=metric,
+        trials=trials,
+        timeout_s=spec.train.tune_seconds,
+        seed=seed,
+        make=lambda **kw: LightGBMCandidate(key=key, task=task, seed=seed, **kw),
+    )
+    candidates[index] = LightGBMCandidate(key=key, task=task, seed=seed, **result.params)
+    return {
+        "trials": result.trials,
+        "seconds": round(result.seconds, 2),
+        "metric": result.metric,
+        "best": result.score,
+        "params": result.params,
+        "tuned_on": first.name,
+    }
+
+
+def _refit(
+    chosen: Candidate,
+    spec: Spec,
+    labeled: pd.DataFrame,
+    horizon: int,
+    seed: int,
+    max_rows: int,
+) -> None:
+    """Fit the winner on every labelled row, sized (rounds, epochs) on the latest rows.
+
+    The size is chosen on the latest cutoff that no other training window reaches (time
+    mode) or on a random tenth (table mode), then the model learns from everything.
+    """
+    if spec.table_mode:
+        rng = np.random.default_rng(seed)
+        stop_mask = rng.random(len(labeled)) < 0.1
+        train, stop = labeled[~stop_mask], labeled[stop_mask]
+    else:
+        gap = spec.backtest.gap.days if spec.backtest.gap else 0
+        cutoffs = sorted(labeled["cutoff"].unique())
+        everything = Fold(tuple(cutoffs), cutoffs[-1] + dt.timedelta(days=horizon + gap))
+        train, found, _ = fold_frames(labeled, everything, horizon + gap)
+        stop = found if found is not None else labeled.iloc[:0]
+    if isinstance(chosen, LightGBMCandidate):
+        chosen.rounds = chosen.size(sample_rows(train, max_rows, seed), stop) if len(stop) else None
+        chosen.fit(sample_rows(labeled, max_rows, seed))
+    elif chosen.name == "keras":
+        # a network keeps its best epoch on the stopping rows instead of refitting
+        chosen.fit(sample_rows(train, max_rows, seed), stop if len(stop) else None)
+    else:
+        chosen.fit(sample_rows(labeled, max_rows, seed))
 
 
 def _leaderboard(

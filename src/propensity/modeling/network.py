@@ -1,0 +1,405 @@
+"""A small feed-forward network candidate in Keras, prepared in NumPy and saved as JSON + .keras.
+
+TensorFlow is an optional extra: importing this module never imports it; fitting or loading
+a :class:`KerasCandidate` does, and raises :class:`~propensity.errors.MissingExtraError` with
+the install line when it is absent. :func:`keras_missing` says so up front without importing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from propensity.errors import DataError, MissingExtraError
+from propensity.modeling.candidates import Candidate, feature_columns
+
+__all__ = ["KerasCandidate", "keras_missing"]
+
+TASKS = ("binary", "regression")
+MISSING_REASON = 'keras skipped: TensorFlow is not installed; pip install "propensity[tensorflow]"'
+#: rows scored per call of the network: bounds memory, amortises the call overhead
+PREDICT_BATCH = 8192
+#: sigmoid outputs saturate to exactly 0 or 1 in float32; keep them strictly inside so
+#: logits and log losses downstream stay finite
+EPS = 1e-7
+
+
+def keras_missing() -> str | None:
+    """Why the Keras candidate cannot run here, or None when it can.
+
+    Only looks for TensorFlow (``importlib.util.find_spec``); nothing is imported.
+
+    Returns
+    -------
+    str or None
+        A one-line reason with the install line, or None when TensorFlow is installed.
+    """
+    return None if importlib.util.find_spec("tensorflow") is not None else MISSING_REASON
+
+
+def _keras() -> Any:
+    """Import Keras on the TensorFlow backend, quietly, or raise with the install line."""
+    if keras_missing() is not None:
+        raise MissingExtraError(MISSING_REASON.replace("keras skipped", "keras"))
+    # TensorFlow logs its CPU feature banner to stderr unless told not to; the user may
+    # still choose otherwise by setting these before we run
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with warnings.catch_warnings():
+        # TensorFlow's own imports raise deprecations users cannot act on
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return importlib.import_module("keras")
+
+
+def _labels(frame: pd.DataFrame, task: str) -> np.ndarray:
+    y = frame["label"].to_numpy(dtype=np.float64)
+    if np.isnan(y).any():
+        raise DataError("train: rows without a label cannot be trained on; drop them first")
+    if task == "binary" and not np.isin(y, (0.0, 1.0)).all():
+        bad = sorted(set(np.unique(y).tolist()) - {0.0, 1.0})[:5]
+        raise DataError(
+            f"train: the binary task needs labels 0 or 1; found {bad}; "
+            "use task='regression' for amounts"
+        )
+    return y
+
+
+class KerasCandidate(Candidate):
+    """A feed-forward network: ReLU layers with dropout, early-stopped on a later cutoff.
+
+    The preparation (signed ``log1p``, median imputation with missing flags, scaling,
+    one-hot of frequent text levels) is learned and applied here in NumPy, so it is saved
+    as JSON next to the network, which holds nothing but dense layers.
+
+    Unlike the other candidates the network does not refit on ``train`` and ``valid``
+    together: it keeps the weights of the epoch that scored best on ``valid``.
+
+    Parameters
+    ----------
+    key
+        The entity key column.
+    task
+        ``"binary"``: a sigmoid output trained on cross-entropy, predicting probabilities
+        (unweighted; calibrate them before reading them as rates). ``"regression"``: a
+        linear output trained on squared error of the standardised label, predicting amounts.
+    hidden
+        Units of each hidden layer.
+    dropout
+        Dropout rate after each hidden layer.
+    learning_rate
+        Adam's learning rate.
+    batch_size
+        Rows per gradient step.
+    max_epochs
+        Most passes over the training rows.
+    patience
+        Epochs without improvement on the stopping rows before training stops.
+    seed
+        Seeds the subsample, the stopping split, the initial weights, dropout and shuffling.
+    max_rows
+        Train on a uniform sample of this many rows when there are more (None: all).
+    """
+
+    name = "keras"
+    complexity = 5
+    #: levels of a text column kept by name; rarer, unseen and missing ones share "other"
+    max_levels = 20
+    min_count = 20
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        task: str = "binary",
+        hidden: tuple[int, ...] = (64, 32),
+        dropout: float = 0.2,
+        learning_rate: float = 1e-3,
+        batch_size: int = 1024,
+        max_epochs: int = 50,
+        patience: int = 5,
+        seed: int = 0,
+        max_rows: int | None = 300_000,
+    ) -> None:
+        super().__init__(key=key)
+        self.task = task
+        self.hidden = tuple(hidden)
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.seed = seed
+        self.max_rows = max_rows
+
+    # -- preparation ------------------------------------------------------------------
+
+    def _numeric(self, frame: pd.DataFrame) -> np.ndarray:
+        """Numeric columns as float32 after a signed ``log1p``; non-finite values are NaN."""
+        x = frame[self.numeric_].to_numpy(dtype=np.float32, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            # heavy-tailed counts and amounts: compress the tail, keep the sign
+            x = np.sign(x) * np.log1p(np.abs(x))
+        return np.where(np.isfinite(x), x, np.float32(np.nan))
+
+    @staticmethod
+    def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+        return frame[column].astype("string")
+
+    def _learn_preparation(self, rows: pd.DataFrame) -> None:
+        cols = feature_columns(rows, self.key)
+        if not cols:
+            raise DataError("train: the frame has no feature columns besides the key and label")
+        self.numeric_ = [c for c in cols if pd.api.types.is_numeric_dtype(rows[c])]
+        self.categorical_ = [c for c in cols if c not in self.numeric_]
+        raw = self._numeric(rows)
+        with warnings.catch_warnings():
+            # an all-missing column has no median; it is imputed with 0 below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            medians = np.nanmedian(raw, axis=0) if raw.shape[1] else np.zeros(0)
+        self.medians_ = [0.0 if np.isnan(m) else float(m) for m in medians]
+        self.flags_ = [c for j, c in enumerate(self.numeric_) if np.isnan(raw[:, j]).any()]
+        self.levels_: dict[str, list[str]] = {}
+        for c in self.categorical_:
+            counts = self._text(rows, c).dropna().value_counts()
+            counts = counts[counts >= self.min_count]
+            # most frequent first, ties by name, so the choice does not depend on row order
+            ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+            self.levels_[c] = sorted(str(v) for v, _ in ranked[: self.max_levels])
+        dense = self._dense(rows, raw)
+        self.mean_ = dense.mean(axis=0, dtype=np.float64).tolist()
+        scale = dense.std(axis=0, dtype=np.float64)
+        self.scale_ = np.where(scale > 0, scale, 1.0).tolist()
+
+    def _dense(self, frame: pd.DataFrame, raw: np.ndarray | None = None) -> np.ndarray:
+        """Imputed numeric columns, then a 0/1 flag per column that had missing values."""
+        raw = self._numeric(frame) if raw is None else raw
+        filled = np.where(np.isnan(raw), np.asarray(self.medians_, dtype=np.float32), raw)
+        flags = [np.isnan(raw[:, self.numeric_.index(c)]) for c in self.flags_]
+        if not flags:
+            return filled.astype(np.float32, copy=False)
+        return np.column_stack([filled, *flags]).astype(np.float32, copy=False)
+
+    def _design(self, frame: pd.DataFrame) -> np.ndarray:
+        """The network's input: scaled numeric columns and flags, then one-hot text levels."""
+        missing = [c for c in (*self.numeric_, *self.categorical_) if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"predict: the frame lacks the feature columns {', '.join(missing)}; "
+                f"the model was trained on {', '.join((*self.numeric_, *self.categorical_))}"
+            )
+        parts = [
+            (self._dense(frame) - np.asarray(self.mean_, dtype=np.float32))
+            / np.asarray(self.scale_, dtype=np.float32)
+        ]
+        for c in self.categorical_:
+            text = self._text(frame, c)
+            levels = self.levels_[c]
+            columns = [(text == v).fillna(False).to_numpy(dtype=bool) for v in levels]
+            columns.append(~text.isin(levels).to_numpy(dtype=bool))
+            parts.append(np.column_stack(columns))
+        return np.column_stack(parts).astype(np.float32, copy=False)
+
+    # -- network ----------------------------------------------------------------------
+
+    def _build(self, keras: Any, width: int) -> Any:
+        inputs = keras.Input(shape=(width,), dtype="float32")
+        x = inputs
+        for units in self.hidden:
+            x = keras.layers.Dense(units, activation="relu")(x)
+            if self.dropout > 0:
+                x = keras.layers.Dropout(self.dropout)(x)
+        activation = "sigmoid" if self.task == "binary" else "linear"
+        outputs = keras.layers.Dense(1, activation=activation)(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
+            loss="binary_crossentropy" if self.task == "binary" else "mean_squared_error",
+        )
+        return model
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        if self.task == "binary":
+            return y.astype(np.float32)
+        return ((y - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> KerasCandidate:
+        """Learn the preparation on ``train``, then train the network with early stopping.
+
+        Training stops once the loss on ``valid`` (a later cutoff whose label window no
+        training window reaches) has not improved for ``patience`` epochs, and the weights
+        of the best epoch are kept; without ``valid``, a random tenth of ``train`` plays
+        its part.
+
+        Parameters
+        ----------
+        train
+            Training rows: key, ``cutoff``, ``label``, then features.
+        valid
+            Rows of a later cutoff to stop on, or None.
+
+        Returns
+        -------
+        KerasCandidate
+            ``self``, fitted.
+        """
+        if self.task not in TASKS:
+            raise DataError(f"train: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if not len(train):
+            raise DataError("train: no training rows")
+        keras = _keras()
+        rng = np.random.default_rng(self.seed)
+        if self.max_rows is not None and len(train) > self.max_rows:
+            picked = np.sort(rng.choice(len(train), size=self.max_rows, replace=False))
+            train = train.iloc[picked]
+        y = _labels(train, self.task)
+        stop: pd.DataFrame | None = valid if valid is not None and len(valid) else None
+        fit_rows = np.arange(len(train))
+        stop_rows = np.zeros(0, dtype=np.int64)
+        if stop is None and len(train) >= 20:
+            shuffled = rng.permutation(len(train))
+            cut = len(train) // 10
+            stop_rows, fit_rows = np.sort(shuffled[:cut]), np.sort(shuffled[cut:])
+
+        self._learn_preparation(train)
+        if self.task == "regression":
+            self.target_mean_ = float(y[fit_rows].mean())
+            spread = float(y[fit_rows].std())
+            self.target_scale_ = spread if spread > 0 else 1.0
+        x = self._design(train)
+        x_fit, y_fit = x[fit_rows], self._target(y[fit_rows])
+        if stop is not None:
+            x_stop, y_stop = self._design(stop), self._target(_labels(stop, self.task))
+        else:
+            x_stop, y_stop = x[stop_rows], self._target(y[stop_rows])
+        del x
+
+        keras.utils.set_random_seed(self.seed)
+        model = self._build(keras, x_fit.shape[1])
+        callbacks = []
+        early = None
+        if len(y_stop):
+            early = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True
+            )
+            callbacks.append(early)
+        model.fit(
+            x_fit,
+            y_fit,
+            validation_data=(x_stop, y_stop) if len(y_stop) else None,
+            batch_size=self.batch_size,
+            epochs=self.max_epochs,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        self.epochs_ = int(early.best_epoch) + 1 if early is not None else self.max_epochs
+        self.model_ = model
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities for the binary task, amounts for regression, one per row."""
+        x = self._design(frame)
+        if not len(x):
+            return np.zeros(0)
+        out = np.asarray(
+            self.model_.predict(x, batch_size=PREDICT_BATCH, verbose=0), dtype=np.float64
+        ).ravel()
+        if self.task == "binary":
+            return np.clip(out, EPS, 1.0 - EPS)
+        return out * self.target_scale_ + self.target_mean_
+
+    # -- persistence ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters and preparation as JSON-ready data; the weights go to :meth:`save_model`."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "key": self.key,
+            "task": self.task,
+            "hidden": list(self.hidden),
+            "dropout": self.dropout,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "seed": self.seed,
+            "max_rows": self.max_rows,
+            "numeric": self.numeric_,
+            "categorical": self.categorical_,
+            "medians": self.medians_,
+            "flags": self.flags_,
+            "levels": self.levels_,
+            "mean": self.mean_,
+            "scale": self.scale_,
+            "epochs": self.epochs_,
+        }
+        if self.task == "regression":
+            data["target_mean"] = self.target_mean_
+            data["target_scale"] = self.target_scale_
+        return data
+
+    def save_model(self, path: Path) -> None:
+        """Write the network in Keras's native ``.keras`` format (config and weights, no pickle).
+
+        Parameters
+        ----------
+        path
+            Where to write; the name must end in ``.keras``.
+        """
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"save_model: {path} must end in '.keras' (Keras's native format)")
+        with warnings.catch_warnings():
+            # Keras 3 turns TensorFlow variables into arrays the NumPy 1 way; harmless
+            warnings.filterwarnings(
+                "ignore", "__array__ implementation doesn't accept a copy", DeprecationWarning
+            )
+            self.model_.save(path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], model_path: Path) -> KerasCandidate:
+        """Rebuild a fitted model from :meth:`to_dict` and the file :meth:`save_model` wrote.
+
+        Parameters
+        ----------
+        data
+            What :meth:`to_dict` returned (after a JSON round trip or not).
+        model_path
+            The ``.keras`` file.
+
+        Returns
+        -------
+        KerasCandidate
+            A model that predicts as the saved one did.
+        """
+        keras = _keras()
+        max_rows = data["max_rows"]
+        model = cls(
+            key=data["key"],
+            task=data["task"],
+            hidden=tuple(int(u) for u in data["hidden"]),
+            dropout=float(data["dropout"]),
+            learning_rate=float(data["learning_rate"]),
+            batch_size=int(data["batch_size"]),
+            max_epochs=int(data["max_epochs"]),
+            patience=int(data["patience"]),
+            seed=int(data["seed"]),
+            max_rows=None if max_rows is None else int(max_rows),
+        )
+        model.numeric_, model.categorical_ = list(data["numeric"]), list(data["categorical"])
+        model.medians_, model.flags_ = list(data["medians"]), list(data["flags"])
+        model.levels_ = {k: list(v) for k, v in data["levels"].items()}
+        model.mean_, model.scale_ = list(data["mean"]), list(data["scale"])
+        model.epochs_ = int(data["epochs"])
+        if model.task == "regression":
+            model.target_mean_ = float(data["target_mean"])
+            model.target_scale_ = float(data["target_scale"])
+        model.model_ = keras.models.load_model(Path(model_path), compile=False)
+        return model
