@@ -263,10 +263,13 @@ def _print_train(name: str, result: Any) -> None:
 
 @app.command()
 def score(
-    as_of: Annotated[
-        str, typer.Option("--as-of", help="The date to score at (ISO, e.g. 2025-10-01).")
-    ],
     out_path: Annotated[Path, typer.Option("--out", help="scores.csv or scores.parquet")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="The date to score at (ISO, e.g. 2025-10-01); not in table mode."
+        ),
+    ] = None,
     project: ProjectOpt = Path("."),
     bundle: Annotated[
         str | None, typer.Option(help="A bundle version (default: the latest).")
@@ -280,7 +283,7 @@ def score(
     from propensity.project import Project
 
     try:
-        day = dt.date.fromisoformat(as_of)
+        day = None if as_of is None else dt.date.fromisoformat(as_of)
     except ValueError:
         raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
     result = Project.load(project).score(day, out_path, bundle=bundle)
@@ -288,7 +291,8 @@ def score(
         _emit_json(result)
         return
     out.print(
-        f"scored {result['rows']:,} customers as of {result['as_of']} with bundle "
+        f"scored {result['rows']:,} customers"
+        f"{'' if result['as_of'] is None else ' as of ' + result['as_of']} with bundle "
         f"{result['bundle']}; mean {result['column'].replace('_', ' ')} "
         f"{result['mean_' + result['column']]:.3f}",
         highlight=False,

@@ -203,11 +203,14 @@ class Project:
             progress=say,
         )
 
-    def score(self, as_of: dt.date, out: str | Path, bundle: str | None = None) -> dict[str, Any]:
+    def score(
+        self, as_of: dt.date | None, out: str | Path, bundle: str | None = None
+    ) -> dict[str, Any]:
         """Score every customer eligible on ``as_of`` with the latest (or a named) bundle.
 
         Features are computed at ``as_of`` exactly as at a training cutoff; the date must
-        lie within the data.
+        lie within the data. In table mode every row of the table is scored as it stands
+        and ``as_of`` may be None.
         """
         from propensity.modeling.bundle import load_bundle
         from propensity.modeling.scoring import score_file
@@ -217,19 +220,32 @@ class Project:
         version = bundle or (latest.read_text().strip() if latest.is_file() else None)
         if version is None:
             raise DataError("score: no trained model; run `propensity train` first")
+        if not (bundles / version).is_dir():
+            known = sorted(p.name for p in bundles.iterdir() if p.is_dir() and p.name[0] != ".")
+            raise DataError(
+                f"--bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}"
+            )
         model = load_bundle(bundles / version)
+        if model.manifest.get("spec_hash") != self.spec.spec_hash():
+            log.warning("bundle %s was trained on another version of %s", version, SPEC_FILE)
         engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             sources = open_sources(engine, self.spec, self.root)
-            plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
-            first = plan.observed_start
-            if not first < as_of <= plan.observed_end + dt.timedelta(days=1):
-                raise DataError(
-                    f"--as-of: {as_of} is outside the data, which runs from {first} to "
-                    f"{plan.observed_end}; pick a date in between (or the day after the end)"
-                )
+            if self.spec.table_mode:
+                expr = table_frame(engine, self.spec, sources)
+            else:
+                if as_of is None:
+                    raise DataError("--as-of: give the date to score at, e.g. 2025-10-01")
+                plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
+                first = plan.observed_start
+                if not first < as_of <= plan.observed_end + dt.timedelta(days=1):
+                    raise DataError(
+                        f"--as-of: {as_of} is outside the data, which runs from {first} to "
+                        f"{plan.observed_end}; pick a date in between (or the day after the end)"
+                    )
+                expr = plan.expr
             with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
-                engine.write_parquet(plan.expr, tmp)
+                engine.write_parquet(expr, tmp)
                 return score_file(model, tmp, Path(out), key=self.spec.entity.key, as_of=as_of)
         finally:
             engine.close()

@@ -20,7 +20,7 @@ CHUNK_ROWS = 100_000
 
 
 def score_file(
-    bundle: Bundle, features: Path, out: Path, *, key: str, as_of: dt.date
+    bundle: Bundle, features: Path, out: Path, *, key: str, as_of: dt.date | None
 ) -> dict[str, Any]:
     """Score a Parquet file of features chunk by chunk and write ``out`` (.csv or .parquet).
 
@@ -38,7 +38,8 @@ def score_file(
     missing = [c for c in wanted if c not in reader.schema_arrow.names]
     if missing:
         raise DataError(
-            f"score: the features at {as_of} lack {', '.join(missing[:5])}; the bundle was "
+            f"score: the features{'' if as_of is None else f' at {as_of}'} lack "
+            f"{', '.join(missing[:5])}; the bundle was "
             "trained on another spec: retrain it, or score with the spec it was trained on"
         )
     keys: list[Any] = []
@@ -61,7 +62,11 @@ def score_file(
         keys.append(chunk[key].to_numpy())
         scores.append(bundle.predict(chunk))
     if not keys:
-        raise DataError(f"score: no customer is eligible on {as_of}")
+        raise DataError(
+            "score: no row to score"
+            if as_of is None
+            else f"score: no customer is eligible on {as_of}"
+        )
     key_values = np.concatenate(keys)
     probability = np.concatenate(scores)
     order = np.argsort(-probability, kind="mergesort")
@@ -79,7 +84,7 @@ def score_file(
             result.to_parquet(tmp, index=False)
     return {
         "out": str(out),
-        "as_of": str(as_of),
+        "as_of": None if as_of is None else str(as_of),
         "rows": len(result),
         "bundle": bundle.manifest.get("version"),
         "column": column,

@@ -428,14 +428,18 @@ def _choose(
     board: list[dict[str, Any]], candidates: list[Candidate], metric: str, tolerance: float
 ) -> tuple[Candidate, str]:
     sign = -1.0 if metric in LOSSES else 1.0
-    best = max(board, key=lambda row: sign * row["mean"])
-    close = [row for row in board if sign * (best["mean"] - row["mean"]) <= tolerance]
+    usable = [row for row in board if np.isfinite(row["mean"])] or board
+    best = max(usable, key=lambda row: sign * row["mean"])
+    # amounts are in the customer's currency: there the tolerance is a share of the best
+    slack = tolerance * abs(best["mean"]) if metric in RELATIVE else tolerance
+    close = [row for row in usable if sign * (best["mean"] - row["mean"]) <= slack]
     simplest = min(close, key=lambda row: row["complexity"])
     if simplest is best:
         reason = f"best mean {metric} over the validation folds ({best['mean']:.4f})"
     else:
+        within = f"{tolerance:.1%} of" if metric in RELATIVE else f"{tolerance} of"
         reason = (
-            f"{simplest['candidate']} ({simplest['mean']:.4f}) is within {tolerance} of the best, "
+            f"{simplest['candidate']} ({simplest['mean']:.4f}) is within {within} the best, "
             f"{best['candidate']} ({best['mean']:.4f}), and simpler"
         )
     chosen = next(c for c in candidates if c.name == simplest["candidate"])
