@@ -201,7 +201,6 @@ def train(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
         _emit_json(result.summary())
         return
     _print_train(proj.spec.project.name, result)
-    out.print(f"bundle: {result.bundle}")
 
 
 def _print_train(name: str, result: Any) -> None:

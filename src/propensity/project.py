@@ -184,7 +184,7 @@ class Project:
         """
         import json
 
-        from propensity.modeling.training import train_frame
+        from propensity.modeling.training import read_frame, train_frame
 
         say = progress or (lambda _step: None)
         manifest = (
@@ -194,7 +194,7 @@ class Project:
             say("building the frame")
             self.build()
             manifest = json.loads(self.manifest_path.read_text())
-        frame = pd.read_parquet(self.frame_path)
+        frame = read_frame(self.frame_path, self.spec.entity.key)
         return train_frame(
             self.spec,
             frame,
@@ -232,6 +232,11 @@ class Project:
         try:
             sources = open_sources(engine, self.spec, self.root)
             if self.spec.table_mode:
+                if as_of is not None:
+                    raise DataError(
+                        "--as-of: this project is one table without time; every row is "
+                        "scored as it stands, so leave --as-of out"
+                    )
                 expr = table_frame(engine, self.spec, sources)
             else:
                 if as_of is None:

@@ -57,23 +57,30 @@ class BGNBD:
 
         xs, txs, ts = _validate(x, t_x, T)
         scale = float(np.mean(ts)) or 1.0
+        # the likelihood depends on (x, t_x, T) only: fit each distinct triple once, weighted
+        triples, counts = np.unique(np.column_stack([xs, txs, ts]), axis=0, return_counts=True)
+        ux, utx, ut = triples[:, 0].copy(), triples[:, 1].copy(), triples[:, 2].copy()
+        weights = counts / counts.sum()
 
         def objective(theta: np.ndarray) -> float:
             # bounded so that no parameter underflows to 0 while the search wanders
             params = dict(zip(_PARAMS, np.exp(np.clip(theta, -20, 20)), strict=True))
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                ll = _log_likelihood(params, xs, txs, ts)
-            value = float(-ll.mean() + self.penalizer * np.sum(theta**2))
+                ll = _log_likelihood(params, ux, utx, ut)
+            value = float(-(ll @ weights) + self.penalizer * np.sum(theta**2))
             return value if np.isfinite(value) else 1e300
 
         start = np.log([1.0, scale, 1.0, 1.0])
-        result = minimize(
-            objective,
-            start,
-            method="Nelder-Mead",
-            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10},
-        )
-        result = minimize(objective, result.x, method="L-BFGS-B")
+        # quasi-Newton first (a few hundred evaluations); the simplex only when it fails
+        result = minimize(objective, start, method="L-BFGS-B")
+        if not (result.success and np.all(np.isfinite(result.x)) and result.fun < 1e300):
+            result = minimize(
+                objective,
+                start,
+                method="Nelder-Mead",
+                options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10},
+            )
+            result = minimize(objective, result.x, method="L-BFGS-B")
         if not np.all(np.isfinite(result.x)):
             raise DataError("bgnbd: the fit did not converge; the purchase history is too thin")
         fitted = np.exp(np.clip(result.x, -20, 20))
@@ -262,8 +269,9 @@ def bgnbd_features(
         raise DataError(f"bgnbd: the frame lacks {', '.join(missing)}; build it first")
     names = [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
     out = pd.DataFrame(np.nan, index=frame.index, columns=names)
-    rng = np.random.default_rng(seed)
-    for _, rows in frame.groupby(cutoff, sort=True):
+    for at, rows in frame.groupby(cutoff, sort=True):
+        # a generator per cutoff: the sample at a date does not depend on the other dates
+        rng = np.random.default_rng([seed, int(pd.Timestamp(at).toordinal())])
         seen = rows[rows[f"{source}_active_days_all"] > 0]
         if len(seen) < 20:
             continue  # too few customers with history to fit four parameters

@@ -195,7 +195,12 @@ def load_bundle(folder: Path) -> Bundle:
 
 
 def reference_profile(
-    frame: pd.DataFrame, features: list[str], scores: np.ndarray, bins: int = 10
+    frame: pd.DataFrame,
+    features: list[str],
+    scores: np.ndarray,
+    bins: int = 10,
+    *,
+    task: str = "binary",
 ) -> dict[str, Any]:
     """Distributions to compare later populations with: computed once, at training time.
 
@@ -229,7 +234,7 @@ def reference_profile(
                 levels["<other>"] = float(shares.iloc[50:].sum())
             out["features"][col] = {"kind": "category", "missing": missing, "levels": levels}
     scores = np.asarray(scores, dtype=float)
-    if len(scores) and (scores.min() < 0 or scores.max() > 1):  # amounts: quantile bins
+    if task != "binary":  # amounts: quantile bins
         edges = np.unique(np.quantile(scores, np.linspace(0, 1, 21)))
     else:
         edges = np.linspace(0.0, 1.0, 21)

@@ -249,14 +249,24 @@ class LogisticCandidate(Candidate):
     max_levels = 20
     min_count = 20
 
-    def __init__(self, *, key: str, C: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self, *, key: str, C: float = 1.0, seed: int = 0, max_rows: int | None = 150_000
+    ) -> None:
         super().__init__(key=key)
         self.C = C
         self.seed = seed
+        self.max_rows = max_rows
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LogisticCandidate:
-        """Learn the preparation and the coefficients."""
+        """Learn the preparation and the coefficients.
+
+        A few hundred coefficients are pinned down long before a million rows: beyond
+        ``max_rows`` the fit uses a uniform sample, which is faster and no worse.
+        """
         rows = _both(train, valid)
+        if self.max_rows is not None and len(rows) > self.max_rows:
+            rng = np.random.default_rng(self.seed)
+            rows = rows.iloc[np.sort(rng.choice(len(rows), self.max_rows, replace=False))]
         dense = self._learn_preparation(rows)
         self._solve(self._design(rows, dense), _labels(rows))
         return self
@@ -457,6 +467,16 @@ class LightGBMCandidate(Candidate):
         """The number of rounds early stopping on ``valid`` picks, without the refit."""
         self._learn_columns(train)
         return self._probe(self._params(), train, valid)
+
+    def fit_rounds(self, rows: pd.DataFrame, rounds: int) -> LightGBMCandidate:
+        """Learn from ``rows`` for exactly ``rounds`` rounds (sized beforehand by ``size``)."""
+        import lightgbm as lgb
+
+        self._learn_columns(rows)
+        self.rounds_ = int(rounds)
+        data = lgb.Dataset(self._x(rows), _labels(rows))
+        self.model_ = lgb.train(self._params(), data, num_boost_round=self.rounds_)
+        return self
 
     def _learn_columns(self, train: pd.DataFrame) -> None:
         self.features_ = feature_columns(train, self.key)

@@ -34,7 +34,9 @@ from propensity.modeling.derived import add_derived, derived_columns, plan_deriv
 from propensity.modeling.evaluate import (
     FoldResult,
     Round,
-    fold_frames,
+    cutoff_dates,
+    fit_candidate,
+    fold_positions,
     holdout_rounds,
     run_rounds,
     sample_rows,
@@ -43,7 +45,14 @@ from propensity.modeling.evaluate import (
 from propensity.modeling.metrics import classification_report, regression_report
 from propensity.spec import Spec
 
-__all__ = ["TrainResult", "default_candidates", "metric_of", "task_of", "train_frame"]
+__all__ = [
+    "TrainResult",
+    "default_candidates",
+    "metric_of",
+    "read_frame",
+    "task_of",
+    "train_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +126,7 @@ def metric_of(spec: Spec, task: str) -> str:
         if task == "binary"
         else sorted(regression_report([0.0, 1.0], [0.0, 1.0]))
     )
+    known = [m for m in known if m != "base_rate"]  # the same for every candidate
     metric = spec.train.metric or ("roc_auc" if task == "binary" else "rmse")
     if metric not in known:
         kind = "yes/no" if task == "binary" else "amount"
@@ -167,7 +177,7 @@ def default_candidates(
     if missing is None:
         made["keras"] = KerasCandidate(key=key, task=task, seed=seed)
     else:
-        skipped["keras"] = missing
+        skipped["keras"] = missing.removeprefix("keras skipped: ")
     known = BINARY if task == "binary" else REGRESSION
     wanted = spec.train.candidates
     if wanted is None:
@@ -186,6 +196,24 @@ def default_candidates(
             f"({'; '.join(f'{k}: {v}' for k, v in skipped.items() if k in wanted)})"
         )
     return chosen, {k: v for k, v in skipped.items() if k in wanted}
+
+
+def read_frame(path: Path, key: str) -> pd.DataFrame:
+    """Read a frame for training: numeric features as float32 from the start, cutoffs as dates.
+
+    Casting column by column while the data is still Arrow keeps the peak near one float32
+    copy instead of a float64 copy plus a float32 one.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    for i, f in enumerate(table.schema):
+        numeric = pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
+        if f.name not in (key, "cutoff", "label") and numeric and f.type != pa.float32():
+            table = table.set_column(i, f.name, pc.cast(table.column(i), pa.float32(), safe=False))
+    return table.to_pandas(date_as_object=False, self_destruct=True)
 
 
 def train_frame(
@@ -217,14 +245,17 @@ def train_frame(
     metric = metric_of(spec, task)
     key, seed, max_rows = spec.entity.key, spec.train.seed, spec.train.max_rows
     frame = compact(frame, key)
-    frame["cutoff"] = pd.to_datetime(frame["cutoff"]).dt.date
     horizon = spec.target.horizon.days if spec.target is not None else 0
     source = spec.target.source if spec.target is not None else None
     derived = plan_derived(list(frame.columns), source, horizon)
     if derived:
         say("fitting BG/NBD at every cutoff")
         frame = add_derived(frame, derived)
-    labeled = frame[frame["label"].notna()]
+    has_label = frame["label"].notna().to_numpy()
+    # one copy of the rows that can be learned from; rounds hold positions into it
+    labeled = frame if has_label.all() else frame[has_label].reset_index(drop=True)
+    features = feature_columns(frame, key)
+    del frame
     if not len(labeled):
         raise DataError("train: no row has a label; build the frame with labelled cutoffs")
     if task == "binary" and labeled["label"].nunique() < 2:
@@ -233,44 +264,50 @@ def train_frame(
     if spec.table_mode:
         warnings.append(TABLE_WARNING)
         log.warning(TABLE_WARNING)
-        rounds = holdout_rounds(
+        tuning_round, *rounds = holdout_rounds(
             labeled, folds=spec.backtest.folds, task=task, seed=seed, max_rows=max_rows
         )
         window: dict[str, Any] = {"rows": len(labeled)}
     else:
         gap = spec.backtest.gap.days if spec.backtest.gap else 0
-        cutoffs = sorted(labeled["cutoff"].unique())
+        days = cutoff_dates(labeled)
+        cutoffs = [d.astype(object) for d in np.unique(days)]
         split = rolling_folds(cutoffs, horizon, folds=spec.backtest.folds, gap_days=gap)
         rounds = time_rounds(labeled, split, horizon + gap, max_rows=max_rows, seed=seed)
+        tuning_round = rounds[0]
         window = {"first_cutoff": str(cutoffs[0]), "last_cutoff": str(cutoffs[-1])}
-    candidates, skipped = default_candidates(spec, frame, task)
-    tuning = _tune(spec, candidates, rounds[0], task, metric, say)
-    results = run_rounds(candidates, rounds, task=task, on_fit=lambda c, v: say(f"{c} on {v}"))
+    candidates, skipped = default_candidates(spec, labeled, task)
+    tuning = _tune(spec, candidates, tuning_round, labeled, task, metric, say)
+    results = run_rounds(
+        candidates, rounds, labeled, task=task, on_fit=lambda c, v: say(f"{c} on {v}")
+    )
     test_round = rounds[-1]
     board = _leaderboard(candidates, results, metric, test_round.name)
     chosen, reason = _choose(board, candidates, metric, spec.train.tolerance)
     last = [r for r in rounds if not r.test][-1]
     mine = {r.valid: r.predictions for r in results if r.candidate == chosen.name}
+    y = labeled["label"].to_numpy(dtype=float)
     calibrator: Calibrator
     if task == "binary":
         say(f"calibrating {chosen.name}")
-        valid_y = last.judged["label"].to_numpy(float)
-        calibrator, calibration = choose_calibrator(mine[last.name], valid_y, seed=seed)
-        test_y = test_round.judged["label"].to_numpy(float)
-        test = classification_report(test_y, calibrator.predict(mine[test_round.name]))
+        calibrator, calibration = choose_calibrator(mine[last.name], y[last.judged], seed=seed)
+        test = classification_report(
+            y[test_round.judged], calibrator.predict(mine[test_round.name])
+        )
     else:
         calibrator = NoCalibration()
         calibration = {"method": "none (an amount is not a probability)"}
-        test_y = test_round.judged["label"].to_numpy(float)
-        test = regression_report(test_y, mine[test_round.name])
+        test = regression_report(y[test_round.judged], mine[test_round.name])
     say(f"refitting {chosen.name} on every labelled row")
     _refit(chosen, spec, labeled, horizon, seed, max_rows)
-    features = feature_columns(frame, key)
-    if spec.table_mode:
-        latest = test_round.judged
-    else:
-        latest = labeled[labeled["cutoff"] == labeled["cutoff"].max()]
-    reference = reference_profile(latest, features, calibrator.predict(chosen.predict(latest)))
+    # out of sample: the test round's rows and the calibrated scores the model gave them;
+    # in-sample scores of the refit model would be sharper and fake a drift later
+    reference = reference_profile(
+        labeled.iloc[test_round.judged],
+        features,
+        calibrator.predict(mine[test_round.name]),
+        task=task,
+    )
     now = dt.datetime.now(dt.UTC)
     version = now.strftime("%Y%m%dT%H%M%S%fZ")
     inputs = [f for f in features if f not in derived_columns(derived)]
@@ -285,7 +322,7 @@ def train_frame(
         "table_mode": spec.table_mode,
         "key": key,
         "training_window": window,
-        "features": _schema(frame, inputs),
+        "features": _schema(labeled, inputs),
         "derived": derived,
         "chosen": chosen.name,
         "reason": reason,
@@ -320,29 +357,33 @@ def _tune(
     spec: Spec,
     candidates: list[Candidate],
     first: Round,
+    labeled: pd.DataFrame,
     task: str,
     metric: str,
     say: Callable[[str], None],
 ) -> dict[str, Any] | None:
-    """Tune LightGBM on the earliest round, whose rows all precede every judged row.
+    """Tune LightGBM on rows no judged round's outcome depends on.
 
-    Every later round and the test are judged after the tuning data, so tuning leaks
-    nothing into the figures the choice is made on.
+    In time mode the earliest round: every judged cutoff comes after its label windows. In
+    table mode the part of the rows that no round judges.
     """
     trials = spec.train.tune_trials
     index = next((i for i, c in enumerate(candidates) if isinstance(c, LightGBMCandidate)), None)
     if not trials or index is None:
         return None
-    if first.stop is None or not len(first.stop):
+    _, train, stop, _ = first.frames(labeled)
+    if stop is None:
         log.warning("train.tune_trials: no early-stopping rows in the first fold; not tuning")
-        return {"skipped": "the first fold has no early-stopping rows (too few cutoffs)"}
-    from propensity.modeling.tuning import tune_lightgbm
+        return {"skipped": "the first fold has no early-stopping cutoff (too few cutoffs)"}
+    from propensity.modeling.tuning import METRICS, tune_lightgbm
 
     key, seed = spec.entity.key, spec.train.seed
+    if metric not in METRICS:  # top-k figures are too coarse to steer a search
+        metric = "roc_auc" if task == "binary" else "rmse"
     say(f"tuning lightgbm ({trials} trials, at most {spec.train.tune_seconds:.0f} s)")
     result = tune_lightgbm(
-        first.train,
-        first.stop,
+        train,
+        stop,
         key=key,
         task=task,
         metric=metric,
@@ -372,27 +413,31 @@ def _refit(
 ) -> None:
     """Fit the winner on every labelled row, sized (rounds, epochs) on the latest rows.
 
-    The size is chosen on the latest cutoff that no other training window reaches (time
-    mode) or on a random tenth (table mode), then the model learns from everything.
+    The size is chosen on the latest cutoff, learning from the cutoffs whose label windows
+    end by it (time mode), or on a random tenth (table mode); LightGBM then learns from
+    everything with that size. A network keeps its best epoch instead.
     """
+    stop: pd.DataFrame | None
     if spec.table_mode:
         rng = np.random.default_rng(seed)
         stop_mask = rng.random(len(labeled)) < 0.1
-        train, stop = labeled[~stop_mask], labeled[stop_mask]
+        inner, stop = labeled[~stop_mask], labeled[stop_mask]
     else:
         gap = spec.backtest.gap.days if spec.backtest.gap else 0
-        cutoffs = sorted(labeled["cutoff"].unique())
-        everything = Fold(tuple(cutoffs), cutoffs[-1] + dt.timedelta(days=horizon + gap))
-        train, found, _ = fold_frames(labeled, everything, horizon + gap)
-        stop = found if found is not None else labeled.iloc[:0]
-    if isinstance(chosen, LightGBMCandidate):
-        chosen.rounds = chosen.size(sample_rows(train, max_rows, seed), stop) if len(stop) else None
-        chosen.fit(sample_rows(labeled, max_rows, seed))
-    elif chosen.name == "keras":
-        # a network keeps its best epoch on the stopping rows instead of refitting
-        chosen.fit(sample_rows(train, max_rows, seed), stop if len(stop) else None)
+        days = cutoff_dates(labeled)
+        last = days.max().astype(object)
+        cutoffs = [d.astype(object) for d in np.unique(days)]
+        everything = Fold(tuple(cutoffs), last + dt.timedelta(days=horizon + gap))
+        _, at, found, _ = fold_positions(days, everything, horizon + gap)
+        inner = labeled.iloc[at]
+        stop = None if found is None else labeled.iloc[found]
+    rows = sample_rows(labeled, max_rows, seed)
+    inner = sample_rows(inner, max_rows, seed)
+    if isinstance(chosen, LightGBMCandidate) and stop is None:
+        # nothing to stop on: keep the size the backtest's last round found
+        chosen.fit_rounds(rows, chosen.rounds_)
     else:
-        chosen.fit(sample_rows(labeled, max_rows, seed))
+        fit_candidate(chosen, rows, inner, stop)
 
 
 def _leaderboard(
@@ -403,6 +448,7 @@ def _leaderboard(
         mine = [r for r in results if r.candidate == candidate.name]
         folds = [r for r in mine if r.valid != test_valid]
         values = [r.metrics[metric] for r in folds if metric in r.metrics]
+        finite = [v for v in values if np.isfinite(v)]
         if not values:
             raise SpecError(
                 f"train.metric: {metric!r} is not a metric; choose from "
@@ -414,8 +460,9 @@ def _leaderboard(
                 "candidate": candidate.name,
                 "complexity": candidate.complexity,
                 "metric": metric,
-                "mean": float(np.mean(values)),
-                "std": float(np.std(values)),
+                "mean": float(np.mean(finite)) if finite else float("nan"),
+                "std": float(np.std(finite)) if finite else float("nan"),
+                "folds_counted": len(finite),
                 "folds": {r.valid: r.metrics for r in folds},
                 "test": test.metrics,
                 "seconds": round(sum(r.seconds for r in mine), 2),
@@ -428,7 +475,12 @@ def _choose(
     board: list[dict[str, Any]], candidates: list[Candidate], metric: str, tolerance: float
 ) -> tuple[Candidate, str]:
     sign = -1.0 if metric in LOSSES else 1.0
-    usable = [row for row in board if np.isfinite(row["mean"])] or board
+    usable = [row for row in board if np.isfinite(row["mean"])]
+    if not usable:
+        raise DataError(
+            f"train: {metric} could not be computed on any validation fold (a fold with one "
+            "class, or labels that do not vary); add cutoffs or choose another train.metric"
+        )
     best = max(usable, key=lambda row: sign * row["mean"])
     # amounts are in the customer's currency: there the tolerance is a share of the best
     slack = tolerance * abs(best["mean"]) if metric in RELATIVE else tolerance
