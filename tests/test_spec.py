@@ -150,3 +150,16 @@ def test_load_names_the_file_on_bad_toml(tmp_path):
         Spec.load(tmp_path)
     with pytest.raises(SpecError, match="no project file here"):
         Spec.load(tmp_path / "elsewhere")
+
+
+def test_frame_hash_ignores_settings_that_do_not_change_the_frame(tmp_path):
+    def load(**overrides):
+        path = tmp_path / "propensity.toml"
+        path.write_text(to_toml(shop_spec(**overrides)))
+        return Spec.load(path)
+
+    base = load()
+    trained = load(train={"candidates": ["prior"], "tune_trials": 5}, backtest={"folds": 2})
+    assert trained.frame_hash() == base.frame_hash()
+    assert trained.spec_hash() != base.spec_hash()
+    assert load(features={"windows": ["60d"]}).frame_hash() != base.frame_hash()

@@ -190,7 +190,7 @@ class Project:
         manifest = (
             json.loads(self.manifest_path.read_text()) if self.manifest_path.is_file() else {}
         )
-        if not self.frame_path.is_file() or manifest.get("spec_hash") != self.spec.spec_hash():
+        if not self.frame_path.is_file() or manifest.get("frame_hash") != self.spec.frame_hash():
             say("building the frame")
             self.build()
             manifest = json.loads(self.manifest_path.read_text())
@@ -226,8 +226,12 @@ class Project:
                 f"--bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}"
             )
         model = load_bundle(bundles / version)
-        if model.manifest.get("spec_hash") != self.spec.spec_hash():
-            log.warning("bundle %s was trained on another version of %s", version, SPEC_FILE)
+        if model.manifest.get("frame_hash") != self.spec.frame_hash():
+            log.warning(
+                "bundle %s was trained on features from another version of %s",
+                version,
+                SPEC_FILE,
+            )
         engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             sources = open_sources(engine, self.spec, self.root)
@@ -325,6 +329,7 @@ class Project:
             "propensity_version": __version__,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "spec_hash": spec.spec_hash(),
+            "frame_hash": spec.frame_hash(),
             "frame_sha256": file_sha256(self.frame_path),
             "key": spec.entity.key,
             "target": None if spec.target is None else spec.target.model_dump(mode="json"),

@@ -267,8 +267,12 @@ class TrainSection(_Section):
     tune_trials: int = Field(default=0, ge=0)
     tune_seconds: float = Field(default=300.0, gt=0)
     #: rows sampled for each fit when the training cutoffs hold more
-    max_rows: int = Field(default=400_000, ge=1_000)
+    max_rows: int = Field(default=300_000, ge=1_000)
     seed: int = 0
+
+
+#: the sections that decide what the frame holds (not policy, engine, backtest, train)
+FRAME_SECTIONS = ("entity", "sources", "target", "population", "cutoffs", "features")
 
 
 class Spec(_Section):
@@ -366,6 +370,12 @@ class Spec(_Section):
     def spec_hash(self) -> str:
         """SHA-256 of the canonical JSON form: equal for equal meaning, whatever the layout."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def frame_hash(self) -> str:
+        """SHA-256 of the sections the frame depends on: a new ``[train]`` setting keeps it."""
+        data = self.model_dump(mode="json", include=set(FRAME_SECTIONS))
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property

@@ -405,7 +405,7 @@ class LightGBMCandidate(Candidate):
         *,
         key: str,
         task: str = "binary",
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_child_samples: int = 100,
         max_rounds: int = 2000,

@@ -315,6 +315,7 @@ def train_frame(
         "version": version,
         "created_at": now.isoformat(timespec="seconds"),
         "spec_hash": spec.spec_hash(),
+        "frame_hash": spec.frame_hash(),
         "frame_sha256": frame_sha256,
         "task": task,
         "metric": metric,
