@@ -23,7 +23,10 @@ demo: $(VENV)/.core
 	$(BIN)/propensity init $(DEMO) --demo --customers $(CUSTOMERS) --force
 	$(BIN)/propensity check --project $(DEMO)
 	$(BIN)/propensity build --project $(DEMO)
-	@echo "demo project: $(DEMO)/ (frame in $(DEMO)/.propensity/frames/)"
+	$(BIN)/propensity train --project $(DEMO)
+	$(BIN)/propensity score --project $(DEMO) --out $(DEMO)/scores.csv
+	@echo "demo project: $(DEMO)/ (frame in $(DEMO)/.propensity/frames/, model in"
+	@echo "$(DEMO)/.propensity/bundles/, scores of every active customer in $(DEMO)/scores.csv)"
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check src tests benchmarks
@@ -35,6 +38,8 @@ test: lint
 
 bench: $(VENV)/.all
 	$(BIN)/python benchmarks/build.py
+	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/quality.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis

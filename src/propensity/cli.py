@@ -266,7 +266,9 @@ def score(
     as_of: Annotated[
         str | None,
         typer.Option(
-            "--as-of", help="The date to score at (ISO, e.g. 2025-10-01); not in table mode."
+            "--as-of",
+            help="The date to score at (ISO, e.g. 2025-10-01); default: the day after "
+            "the last event. Not in table mode.",
         ),
     ] = None,
     project: ProjectOpt = Path("."),

@@ -20,7 +20,7 @@ from propensity import __version__
 from propensity._io import atomic_path, file_sha256, write_json
 from propensity.engine import Engine
 from propensity.errors import DataError
-from propensity.snapshots.frame import FramePlan, plan_frame
+from propensity.snapshots.frame import FramePlan, event_span, plan_frame
 from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
 from propensity.sources.reading import Source, feature_columns, open_sources
@@ -209,8 +209,8 @@ class Project:
         """Score every customer eligible on ``as_of`` with the latest (or a named) bundle.
 
         Features are computed at ``as_of`` exactly as at a training cutoff; the date must
-        lie within the data. In table mode every row of the table is scored as it stands
-        and ``as_of`` may be None.
+        lie within the data. None means the day after the last event (every event seen).
+        In table mode every row of the table is scored as it stands and ``as_of`` is None.
         """
         from propensity.modeling.bundle import load_bundle
         from propensity.modeling.scoring import score_file
@@ -243,8 +243,8 @@ class Project:
                     )
                 expr = table_frame(engine, self.spec, sources)
             else:
-                if as_of is None:
-                    raise DataError("--as-of: give the date to score at, e.g. 2025-10-01")
+                if as_of is None:  # now, as far as the data knows: after the last event
+                    as_of = event_span(engine, sources)[1] + dt.timedelta(days=1)
                 plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
                 first = plan.observed_start
                 if not first < as_of <= plan.observed_end + dt.timedelta(days=1):

@@ -118,6 +118,10 @@ def test_score_matches_the_frame_at_a_training_cutoff(shop, tmp_path):
 
     project.score(day, tmp_path / "scores.csv")
     assert pd.read_csv(tmp_path / "scores.csv").shape == scores.shape
+    # no date: the day after the last event, the latest state of every customer
+    latest = project.score(None, tmp_path / "now.csv")
+    assert latest["as_of"] > str(day)
+    assert latest["rows"] == len(pd.read_csv(tmp_path / "now.csv")) > 0
     with pytest.raises(DataError, match="is outside the data"):
         project.score(pd.Timestamp("2030-01-01").date(), tmp_path / "x.csv")
     with pytest.raises(DataError, match=r"must end in \.csv or \.parquet"):
