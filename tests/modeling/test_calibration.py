@@ -20,7 +20,10 @@ def test_isotonic_pools_adjacent_violators():
     # 0.2 and 0.3 pool to 0.5; between blocks the map is linear
     assert iso.x_ == [0.1, 0.2, 0.3, 0.4]
     assert iso.y_ == [0.0, 0.5, 0.5, 1.0]
-    np.testing.assert_allclose(iso.predict([0.05, 0.15, 0.25, 0.35, 0.9]), [0, 0.25, 0.5, 0.75, 1])
+    # never a certainty: the ends are held 0.001 inside (0, 1)
+    np.testing.assert_allclose(
+        iso.predict([0.05, 0.15, 0.25, 0.35, 0.9]), [0.001, 0.25, 0.5, 0.75, 0.999]
+    )
 
 
 def test_isotonic_is_monotone_and_averages_ties():
@@ -57,6 +60,29 @@ def test_choose_picks_the_shape_that_fits():
     chosen, report = choose_calibrator(p, y)
     assert report["method"] == "isotonic"
     assert log_loss(y, chosen.predict(p)) < log_loss(y, p)
+
+
+def test_out_of_time_judgement_refuses_a_calibrator_that_does_not_carry_over():
+    rng = np.random.default_rng(3)
+
+    def fold(shift, n=20_000):
+        z = rng.normal(0, 1.5, n)
+        return expit(z), (rng.random(n) < expit(z + shift)).astype(float)
+
+    # the base rate swings from fold to fold: what one fold teaches misleads the next
+    swinging = [fold(1.0), fold(-1.0), fold(1.0)]
+    _chosen, report = choose_calibrator(*swinging[-1], history=swinging[:-1])
+    assert report["judged"].startswith("out of time")
+    assert report["method"] == "none"
+    assert report["judged_log_loss"]["none"] < report["judged_log_loss"]["platt"]
+    # a steady distortion carries over: Platt learns it
+    steady = []
+    for _ in range(3):
+        z = rng.normal(0, 1.5, 20_000)
+        steady.append((expit(z), (rng.random(z.size) < expit(2 * z - 0.5)).astype(float)))
+    _chosen, report = choose_calibrator(*steady[-1], history=steady[:-1])
+    assert report["method"] == "platt"
+    assert report["judged_log_loss"]["platt"] < report["judged_log_loss"]["none"]
 
 
 def test_round_trip_and_errors():

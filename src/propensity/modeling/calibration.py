@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,8 @@ __all__ = [
 ]
 
 _EPS = 1e-6
+#: the least probability isotonic calibration gives (and 1 minus it the most)
+_FLOOR = 1e-3
 
 
 def _clean(p: npt.ArrayLike, y: npt.ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -137,8 +141,13 @@ class IsotonicCalibrator(Calibrator):
         return self
 
     def predict(self, p: npt.ArrayLike) -> np.ndarray:
-        """Calibrated probabilities (linear between blocks, flat beyond the ends)."""
-        return np.asarray(np.interp(_clean(p)[0], self.x_, self.y_))
+        """Calibrated probabilities (linear between blocks, flat beyond the ends).
+
+        Never exactly 0 or 1: an end block that was all one class says "rare", not
+        "impossible", and one wrong certainty would cost an infinite log loss.
+        """
+        out = np.interp(_clean(p)[0], self.x_, self.y_)
+        return np.asarray(np.clip(out, _FLOOR, 1 - _FLOOR))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -167,35 +176,73 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
     )
 
 
-def choose_calibrator(
-    p: npt.ArrayLike, y: npt.ArrayLike, *, seed: int = 0
-) -> tuple[Calibrator, dict[str, Any]]:
-    """Pick Platt or isotonic on one validation fold, then refit the winner on all of it.
+_METHODS: dict[str, type[Calibrator]] = {
+    "none": Calibrator,
+    "platt": PlattCalibrator,
+    "isotonic": IsotonicCalibrator,
+}
 
-    Each method is judged out of sample: fitted on one half of the rows and scored on the
-    other, both ways, so isotonic's in-sample advantage does not decide. The winner has the
-    lower log loss; the report gives Brier, log loss and ECE before and after.
+
+def choose_calibrator(
+    p: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    seed: int = 0,
+    history: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]] = (),
+) -> tuple[Calibrator, dict[str, Any]]:
+    """Pick no calibration, Platt or isotonic, then fit the winner on the latest fold.
+
+    Parameters
+    ----------
+    p, y
+        Scores and outcomes of the latest validation fold.
+    seed
+        Seeds the halves of the within-fold judgement.
+    history
+        Scores and outcomes of earlier validation folds, oldest first. With them, each
+        method is judged out of time, the way it will be used: fitted on one fold and
+        scored on the next, each fold's scores coming from its own model. A base rate that
+        moves between folds then shows up as a calibrator that does not carry over, and
+        "none" can win. Without them, each method is fitted on one half of the latest fold
+        and scored on the other, both ways.
+
+    Returns
+    -------
+    The fitted calibrator and a report: the method, how it was judged, each method's
+    judged log loss, and Brier, log loss and ECE on the latest fold before and after
+    (the "after" figures are in sample).
     """
     p_arr, y_arr = _clean(p, y)
     if len(np.unique(y_arr)) < 2:
         raise DataError("calibration: the validation fold has only one class")
-    rng = np.random.default_rng(seed)
-    half = rng.random(len(p_arr)) < 0.5
+    folds = [_clean(hp, hy) for hp, hy in history] + [(p_arr, y_arr)]
+    folds = [f for f in folds[:-1] if len(np.unique(f[1])) == 2] + [folds[-1]]
     scores: dict[str, float] = {}
-    for kind, make in (("platt", PlattCalibrator), ("isotonic", IsotonicCalibrator)):
-        out = np.empty_like(p_arr)
-        for fit_mask in (half, ~half):
-            out[~fit_mask] = make().fit(p_arr[fit_mask], y_arr[fit_mask]).predict(p_arr[~fit_mask])
-        scores[kind] = log_loss(y_arr, out)
+    if len(folds) > 1:
+        judged = "out of time: fitted on each validation fold, scored on the next"
+        for kind, make in _METHODS.items():
+            losses = [
+                log_loss(later[1], make().fit(*earlier).predict(later[0]))
+                for earlier, later in itertools.pairwise(folds)
+            ]
+            scores[kind] = float(np.mean(losses))
+    else:
+        judged = "within the latest fold: fitted on one half, scored on the other, both ways"
+        rng = np.random.default_rng(seed)
+        half = rng.random(len(p_arr)) < 0.5
+        for kind, make in _METHODS.items():
+            out = np.empty_like(p_arr)
+            for fit in (half, ~half):
+                out[~fit] = make().fit(p_arr[fit], y_arr[fit]).predict(p_arr[~fit])
+            scores[kind] = log_loss(y_arr, out)
     winner = min(scores, key=lambda k: scores[k])
-    chosen: Calibrator = (PlattCalibrator if winner == "platt" else IsotonicCalibrator)().fit(
-        p_arr, y_arr
-    )
+    chosen = _METHODS[winner]().fit(p_arr, y_arr)
     after = chosen.predict(p_arr)
     raw = np.clip(p_arr, 0.0, 1.0)
     report = {
         "method": winner,
-        "cross_fitted_log_loss": scores,
+        "judged": judged,
+        "judged_log_loss": scores,
         "before": {
             "brier": brier_loss(y_arr, raw),
             "log_loss": log_loss(y_arr, raw),

@@ -290,7 +290,10 @@ def train_frame(
     calibrator: Calibrator
     if task == "binary":
         say(f"calibrating {chosen.name}")
-        calibrator, calibration = choose_calibrator(mine[last.name], y[last.judged], seed=seed)
+        earlier = [(mine[r.name], y[r.judged]) for r in rounds if not r.test and r is not last]
+        calibrator, calibration = choose_calibrator(
+            mine[last.name], y[last.judged], seed=seed, history=earlier
+        )
         test = classification_report(
             y[test_round.judged], calibrator.predict(mine[test_round.name])
         )
