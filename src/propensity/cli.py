@@ -211,12 +211,13 @@ def _print_train(name: str, result: Any) -> None:
         else ("rmse", "mae", "r2", "spearman")
     )
     table = Table(title=f"leaderboard: {name} ({metric} over the validation folds)")
-    for col in ("candidate", "mean", "± std", *(f"test {m}" for m in shown), "seconds"):
+    for col in ("candidate", "folds", "mean", "± std", *(f"test {m}" for m in shown), "seconds"):
         table.add_column(col, justify="right")
     for row in result.leaderboard:
         mark = " *" if row["candidate"] == result.chosen else ""
         table.add_row(
             row["candidate"] + mark,
+            " ".join(f"{fold[metric]:.3f}" for fold in row["folds"].values()),
             f"{row['mean']:.4f}",
             f"{row['std']:.4f}",
             *(f"{row['test'][m]:.4f}" for m in shown),
@@ -236,10 +237,12 @@ def _print_train(name: str, result: Any) -> None:
     test = result.test
     if result.task == "binary":
         cal = result.calibration
+        before, after = cal["before"], cal["after"]
         out.print(
-            f"calibrated with {cal['method']}: log loss {cal['before']['log_loss']:.4f} -> "
-            f"{cal['after']['log_loss']:.4f}, ECE {cal['before']['ece']:.4f} -> "
-            f"{cal['after']['ece']:.4f} on the latest validation fold",
+            f"calibration: {cal['method']} (judged {cal['judged']}); on the latest validation "
+            f"fold log loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, Brier "
+            f"{before['brier']:.4f} -> {after['brier']:.4f}, ECE {before['ece']:.4f} -> "
+            f"{after['ece']:.4f}",
             soft_wrap=True,
             highlight=False,
         )

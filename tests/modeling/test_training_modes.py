@@ -1,6 +1,7 @@
 """`train` beyond yes/no churn: amount targets, table mode, tuning, derived BG/NBD features."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -130,6 +131,20 @@ def test_table_mode_trains_on_a_stratified_holdout_and_warns(tmp_path):
     rate = (churn_table(3000, 1).churn == "Yes").mean()
     for metrics in board["prior"]["folds"].values():
         assert metrics["base_rate"] == pytest.approx(rate, abs=0.01)
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "propensity.cli", "train", "--project", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "leaderboard: table (roc_auc over the validation folds)" in shown.stdout
+    assert "chosen: " in shown.stdout
+    assert "calibration: " in shown.stdout
+    assert "warning: table mode" in shown.stderr
+    assert "Traceback" not in shown.stderr
 
     human = subprocess.run(
         [
