@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO ?= demo-shop
 CUSTOMERS ?= 20000
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +25,25 @@ demo: $(VENV)/.core
 	$(BIN)/propensity build --project $(DEMO)
 	$(BIN)/propensity train --project $(DEMO)
 	$(BIN)/propensity score --project $(DEMO) --out $(DEMO)/scores.csv
+	$(BIN)/propensity whatif --project $(DEMO) --by capacity
+	$(BIN)/propensity report --project $(DEMO)
 	@echo "demo project: $(DEMO)/ (frame in $(DEMO)/.propensity/frames/, model in"
-	@echo "$(DEMO)/.propensity/bundles/, scores of every active customer in $(DEMO)/scores.csv)"
+	@echo "$(DEMO)/.propensity/bundles/, scores and actions in $(DEMO)/scores.csv);"
+	@echo "open the report printed above in a browser"
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+# the report test renders the page in headless Chromium; install it where we can
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	   apt-get install -y -q chromium >/dev/null 2>&1) || \
+	  echo "chromium is not installed and could not be; the browser test will skip"
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(VENV)/.all

@@ -127,3 +127,29 @@ def test_to_toml_writes_what_the_cli_reads(tmp_path):
     done = cli("check", "--project", tmp_path)
     assert done.returncode == 2  # valid spec, no data
     assert "sources.customers.path" in done.stdout
+
+
+def test_score_refuses_a_bad_reasons_option(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "propensity.cli",
+            "score",
+            "--project",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--reasons",
+            "lots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "--reasons: 'lots' is not a number, 'all' or 'none'" in done.stderr
+    assert "Traceback" not in done.stderr

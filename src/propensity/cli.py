@@ -278,6 +278,12 @@ def score(
     bundle: Annotated[
         str | None, typer.Option(help="A bundle version (default: the latest).")
     ] = None,
+    reasons: Annotated[
+        str,
+        typer.Option(
+            help="How many customers, by rank, get reason codes: a number, 'all' or 'none'."
+        ),
+    ] = "10000",
     as_json: JsonOpt = False,
 ) -> None:
     """Score every eligible customer as of a date with the trained model."""
@@ -290,7 +296,16 @@ def score(
         day = None if as_of is None else dt.date.fromisoformat(as_of)
     except ValueError:
         raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
-    result = Project.load(project).score(day, out_path, bundle=bundle)
+    choice = reasons.strip().lower()
+    if choice == "all":
+        reasons_for: int | None = None
+    elif choice == "none":
+        reasons_for = 0
+    elif choice.isdigit():
+        reasons_for = int(choice)
+    else:
+        raise DataError(f"--reasons: {reasons!r} is not a number, 'all' or 'none'")
+    result = Project.load(project).score(day, out_path, bundle=bundle, reasons_for=reasons_for)
     if as_json:
         _emit_json(result)
         return
@@ -301,7 +316,93 @@ def score(
         f"{result['mean_' + result['column']]:.3f}",
         highlight=False,
     )
+    if "in_capacity" in result:
+        tiers = ", ".join(f"{k} {v:,}" for k, v in result.get("tiers", {}).items())
+        out.print(
+            f"{result['in_capacity']:,} within capacity" + (f"; tiers: {tiers}" if tiers else ""),
+            highlight=False,
+        )
     out.print(f"scores: {result['out']}")
+
+
+@app.command()
+def whatif(
+    project: ProjectOpt = Path("."),
+    capacity: Annotated[int | None, typer.Option(help="Contacts per cycle (top-N).")] = None,
+    cost: Annotated[float | None, typer.Option(help="Cost of one contact.")] = None,
+    benefit: Annotated[
+        float | None, typer.Option(help="Worth of reaching one customer with the outcome.")
+    ] = None,
+    budget: Annotated[float | None, typer.Option(help="Most to spend per cycle.")] = None,
+    by: Annotated[str, typer.Option(help="Walk thresholds or capacities.")] = "threshold",
+    steps: Annotated[int, typer.Option(min=2, max=100, help="Rows in the table.")] = 10,
+    bundle: Annotated[
+        str | None, typer.Option(help="A bundle version (default: the latest).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What contacting more or fewer customers would have cost and earned on the test cutoff."""
+    from propensity.project import Project
+
+    result = Project.load(project).whatif(
+        bundle=bundle,
+        by=by,
+        steps=steps,
+        capacity=capacity,
+        cost=cost,
+        benefit=benefit,
+        budget=budget,
+    )
+    if as_json:
+        _emit_json(result)
+        return
+    table = Table(title=f"what if: {result['policy']} ({result['rows']:,} customers)")
+    first = "capacity" if by == "capacity" else "threshold"
+    for col in (first, "contacts", "reached", "precision", "recall", "cost", "profit"):
+        table.add_column(col, justify="right")
+    for row in result["table"]:
+        table.add_row(
+            f"{row[first]:,}" if first == "capacity" else f"{row[first]:.2f}",
+            f"{row['volume']:,}",
+            f"{row['reached']:,}",
+            "n/a"
+            if row["precision"] is None or row["precision"] != row["precision"]
+            else f"{row['precision']:.1%}",
+            f"{row['recall']:.1%}",
+            f"{row['cost']:,.0f}",
+            f"{row['profit']:,.0f}",
+        )
+    out.print(table)
+    best, accurate = result["best"]["profit"], result["best"]["accuracy"]
+    out.print(
+        f"best: threshold {best['threshold']:.2f}, {best['volume']:,} contacts, profit "
+        f"{best['profit']:,.0f}; the most accurate threshold ({accurate['threshold']:.2f}) "
+        f"would contact {accurate['volume']:,} for {accurate['profit']:,.0f}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def report(
+    project: ProjectOpt = Path("."),
+    bundle: Annotated[
+        str | None, typer.Option(help="A bundle version (default: the latest).")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to write the HTML file.")
+    ] = None,
+) -> None:
+    """Write the one-page HTML report of a trained model and print its path."""
+    from propensity.project import Project
+
+    proj = Project.load(project)
+    if err.is_terminal:
+        with err.status("writing the report"):
+            path = proj.report(bundle=bundle, out=out_path)
+    else:
+        path = proj.report(bundle=bundle, out=out_path)
+    out.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

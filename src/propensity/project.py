@@ -204,14 +204,21 @@ class Project:
         )
 
     def score(
-        self, as_of: dt.date | None, out: str | Path, bundle: str | None = None
+        self,
+        as_of: dt.date | None,
+        out: str | Path,
+        bundle: str | None = None,
+        *,
+        reasons_for: int | None = 10_000,
     ) -> dict[str, Any]:
         """Score every customer eligible on ``as_of`` with the latest (or a named) bundle.
 
         Features are computed at ``as_of`` exactly as at a training cutoff; the date must
         lie within the data. None means the day after the last event (every event seen).
         In table mode every row of the table is scored as it stands and ``as_of`` is None.
+        Reason codes go to the ``reasons_for`` first customers by rank (None: everyone).
         """
+        from propensity.decisions.policy import Policy
         from propensity.modeling.bundle import load_bundle
         from propensity.modeling.scoring import score_file
 
@@ -255,9 +262,66 @@ class Project:
                 expr = plan.expr
             with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
                 engine.write_parquet(expr, tmp)
-                return score_file(model, tmp, Path(out), key=self.spec.entity.key, as_of=as_of)
+                return score_file(
+                    model,
+                    tmp,
+                    Path(out),
+                    key=self.spec.entity.key,
+                    as_of=as_of,
+                    policy=Policy.from_spec(self.spec.policy),
+                    spec=self.spec,
+                    reasons_for=reasons_for,
+                )
         finally:
             engine.close()
+
+    def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
+        """Write the HTML report of the latest (or a named) bundle; returns its path.
+
+        The default place is ``.propensity/reports/<version>.html``.
+        """
+        from propensity.reporting.report import build_report
+
+        report = build_report(self, bundle)
+        version = str(report.bundle.manifest.get("version"))
+        path = Path(out) if out is not None else self.workspace / "reports" / f"{version}.html"
+        return report.write_html(path)
+
+    def whatif(
+        self,
+        *,
+        bundle: str | None = None,
+        by: str = "threshold",
+        steps: int = 10,
+        **policy: float | int | None,
+    ) -> dict[str, Any]:
+        """The what-if table on the test cutoff, for the ``[policy]`` with overrides.
+
+        ``policy`` may override ``benefit``, ``cost``, ``capacity`` and ``budget``.
+        """
+        from propensity.decisions.policy import Policy, operating_point, whatif
+        from propensity.modeling.bundle import load_bundle
+
+        bundles = self.workspace / "bundles"
+        latest = bundles / "LATEST"
+        version = bundle or (latest.read_text().strip() if latest.is_file() else None)
+        if version is None:
+            raise DataError("whatif: no trained model; run `propensity train` first")
+        model = load_bundle(bundles / version)
+        if model.task != "binary":
+            raise DataError("whatif: the what-if table is for yes/no targets")
+        rules = Policy.from_spec(self.spec.policy, **policy)
+        holdout = model.holdout()
+        y = holdout["label"].to_numpy(dtype=float)
+        p = holdout["score"].to_numpy(dtype=float)
+        table = whatif(y, p, rules, by=by, steps=steps)
+        return {
+            "bundle": version,
+            "policy": rules.describe(),
+            "rows": len(holdout),
+            "best": operating_point(y, p, rules),
+            "table": table.to_dict(orient="records"),
+        }
 
     # -- helpers -------------------------------------------------------------------------
 

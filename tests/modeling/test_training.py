@@ -106,7 +106,30 @@ def test_score_matches_the_frame_at_a_training_cutoff(shop, tmp_path):
 
     result = project.score(day, tmp_path / "scores.parquet")
     scores = pd.read_parquet(tmp_path / "scores.parquet")
-    assert list(scores.columns) == ["customer_id", "probability", "rank", "decile"]
+    assert list(scores.columns) == [
+        "customer_id",
+        "probability",
+        "rank",
+        "decile",
+        "tier",
+        "action",
+        "expected_value",
+        "in_capacity",
+        "reason_1",
+        "reason_2",
+        "reason_3",
+    ]
+    # the demo's policy: capacity 500, benefit 120, cost 5, tiers at 0.6 and 0.3
+    assert scores.in_capacity.sum() == min(500, len(scores))
+    assert scores[scores.in_capacity]["rank"].max() == scores.in_capacity.sum()
+    np.testing.assert_allclose(scores.expected_value, scores.probability * 120 - 5)
+    high = scores.probability >= 0.6
+    assert (scores.tier[high] == "high").all()
+    assert (scores.action[high] == "call within a week").all()
+    assert (scores.tier[(scores.probability < 0.6) & (scores.probability >= 0.3)] == "medium").all()
+    top = scores.head(20)
+    assert (top.reason_1 != "").all()
+    assert top.reason_1.str.contains("typical").mean() > 0.5
     assert result["rows"] == len(scores) == len(at)
     assert sorted(scores["rank"]) == list(range(1, len(scores) + 1))
     assert scores.probability.is_monotonic_decreasing
@@ -118,6 +141,12 @@ def test_score_matches_the_frame_at_a_training_cutoff(shop, tmp_path):
 
     project.score(day, tmp_path / "scores.csv")
     assert pd.read_csv(tmp_path / "scores.csv").shape == scores.shape
+    # reasons cost more than scores: by default the first 10,000 by rank get them
+    few = project.score(day, tmp_path / "few.parquet", reasons_for=5)
+    assert few["with_reasons"] == 5
+    explained = pd.read_parquet(tmp_path / "few.parquet").reason_1 != ""
+    assert explained.tolist()[:5] == [True] * 5
+    assert not explained.iloc[5:].any()
     # no date: the day after the last event, the latest state of every customer
     latest = project.score(None, tmp_path / "now.csv")
     assert latest["as_of"] > str(day)

@@ -63,7 +63,11 @@ def test_amount_target_trains_regressors_and_scores_amounts(amount_shop, tmp_pat
     day = max(frame.cutoff)
     scored = project.score(day, tmp_path / "value.parquet")
     scores = pd.read_parquet(tmp_path / "value.parquet")
-    assert list(scores.columns) == ["customer_id", "expected_amount", "rank", "decile"]
+    assert list(scores.columns)[:4] == ["customer_id", "expected_amount", "rank", "decile"]
+    # an amount is what reaching the customer is worth: expected value = amount - cost (5)
+    np.testing.assert_allclose(scores.expected_value, scores.expected_amount - 5)
+    assert "tier" not in scores.columns  # tiers are probability bands
+    assert (scores.reason_1.head(10) != "").all()
     assert scored["column"] == "expected_amount"
     assert scores.expected_amount.is_monotonic_decreasing
     assert scores.expected_amount.max() > 1.0  # amounts, not probabilities
@@ -164,7 +168,12 @@ def test_table_mode_trains_on_a_stratified_holdout_and_warns(tmp_path):
     assert human.returncode == 0, human.stderr
     scores = pd.read_csv(tmp_path / "s.csv")
     assert len(scores) == 3000
-    assert list(scores.columns) == ["id", "probability", "rank", "decile"]
+    assert list(scores.columns)[:4] == ["id", "probability", "rank", "decile"]
+    # no [policy] in this spec: everyone is within capacity, no tiers, the default money
+    assert scores.in_capacity.all()
+    assert scores.tier.isna().all()  # empty, read back from the CSV as missing
+    # table mode's reasons speak of the table's own columns
+    assert scores.head(500).reason_1.str.contains("tenure|contract|charges").all()
 
 
 def test_tuning_runs_on_the_earliest_fold_and_is_reported(tmp_path):

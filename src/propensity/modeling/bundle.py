@@ -8,6 +8,7 @@ trees), the calibrator is JSON, the reference distributions are JSON, and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -77,6 +78,25 @@ class Bundle:
             return frame
         return add_derived(frame, plan)
 
+    def typical(self) -> dict[str, object]:
+        """The typical value of every feature at training: medians and most common levels."""
+        profile = json.loads((self.path / "reference.json").read_text()).get("features", {})
+        return {
+            name: entry.get("median", entry.get("most_common"))
+            for name, entry in profile.items()
+            if entry.get("median", entry.get("most_common")) is not None
+        }
+
+    def holdout(self) -> pd.DataFrame:
+        """The test cutoff's rows as training judged them: key, label, ``score`` (calibrated).
+
+        The checksum was verified when the bundle was loaded.
+        """
+        path = self.path / "holdout.parquet"
+        if not path.is_file():
+            raise BundleError(f"{self.path}: no holdout.parquet; retrain with this version")
+        return pd.read_parquet(path)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities (or expected amounts) for the rows of a frame."""
         return self.calibrator.predict(self.candidate.predict(self.prepare(frame)))
@@ -92,6 +112,7 @@ def save_bundle(
     calibrator: Calibrator,
     info: dict[str, Any],
     reference: dict[str, Any] | None = None,
+    holdout: pd.DataFrame | None = None,
 ) -> Path:
     """Write a bundle folder; nothing appears at ``folder`` until it is complete.
 
@@ -107,6 +128,9 @@ def save_bundle(
         Manifest entries (version, spec hash, training window, metrics...).
     reference
         Reference distributions of the features and the score, for monitoring.
+    holdout
+        The test cutoff's rows (key, label, score): what decisions and the report are
+        judged on. Saved as Parquet.
     """
     if folder.exists():
         raise BundleError(f"{folder}: a bundle is already there; bundles are never overwritten")
@@ -122,6 +146,10 @@ def save_bundle(
         files["model.txt"] = candidate.model_text().encode()
     if candidate.name == "keras":
         files["model.keras"] = _keras_bytes(candidate)
+    if holdout is not None:
+        buffer = io.BytesIO()
+        holdout.to_parquet(buffer, index=False)
+        files["holdout.parquet"] = buffer.getvalue()
     manifest = {
         **info,
         "format": FORMAT,
@@ -204,8 +232,10 @@ def reference_profile(
 ) -> dict[str, Any]:
     """Distributions to compare later populations with: computed once, at training time.
 
-    Numbers get decile edges and the share of rows in each bin plus the missing share;
-    text gets the share of each level (the 50 most frequent, the rest as ``<other>``).
+    Numbers get decile edges and the share of rows in each bin plus the missing share, the
+    mean and the median; text gets the share of each level (the 50 most frequent, the rest
+    as ``<other>``) and the most common one. The medians and most common levels are the
+    "typical" values reason codes compare a customer with.
     """
     out: dict[str, Any] = {"rows": len(frame), "features": {}}
     for col in features:
@@ -225,6 +255,7 @@ def reference_profile(
                 "edges": edges.tolist(),
                 "shares": (counts / max(len(x), 1)).tolist(),
                 "mean": float(x.mean()),
+                "median": float(np.median(x)),
             }
         else:
             shares = values.astype("string").fillna("<missing>").value_counts(normalize=True)
@@ -232,7 +263,12 @@ def reference_profile(
             levels = {str(k): float(v) for k, v in top.items()}
             if len(shares) > 50:
                 levels["<other>"] = float(shares.iloc[50:].sum())
-            out["features"][col] = {"kind": "category", "missing": missing, "levels": levels}
+            out["features"][col] = {
+                "kind": "category",
+                "missing": missing,
+                "levels": levels,
+                "most_common": str(shares.index[0]) if len(shares) else None,
+            }
     scores = np.asarray(scores, dtype=float)
     if task != "binary":  # amounts: quantile bins
         edges = np.unique(np.quantile(scores, np.linspace(0, 1, 21)))

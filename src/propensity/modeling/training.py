@@ -338,8 +338,18 @@ def train_frame(
         "warnings": warnings,
         "packages": _versions(),
     }
+    judged = labeled.iloc[test_round.judged]
+    holdout = pd.DataFrame(
+        {
+            key: judged[key].to_numpy(),
+            "cutoff": judged["cutoff"].to_numpy(),
+            "label": y[test_round.judged],
+            "score": calibrator.predict(mine[test_round.name]),
+            "raw": mine[test_round.name],
+        }
+    )
     say("saving the bundle")
-    path = save_bundle(bundles / version, chosen, calibrator, info, reference)
+    path = save_bundle(bundles / version, chosen, calibrator, info, reference, holdout)
     (bundles / "LATEST").write_text(version + "\n")
     return TrainResult(
         path,

@@ -1,0 +1,1 @@
+"""Turning scores into decisions: policy, tiers, reason codes."""

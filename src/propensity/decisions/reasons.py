@@ -1,0 +1,669 @@
+"""Reason codes: the drivers of each customer's score, in words a sales team reads.
+
+Contributions are computed per customer and per feature: exact TreeSHAP for LightGBM
+(built into LightGBM), coefficient x standardized value for the linear models, the model's
+own inputs for the recency rule and BG/NBD, and a linear approximation of anything else
+(clearly labelled). The strongest positive ones become sentences such as
+"no orders in 94 days (typical: 21)".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from propensity.errors import DataError
+from propensity.modeling.candidates import (
+    BGNBDCandidate,
+    Candidate,
+    LightGBMCandidate,
+    LinearCandidate,
+    LogisticCandidate,
+    PriorCandidate,
+    RecencyCandidate,
+    feature_columns,
+)
+
+if TYPE_CHECKING:
+    from propensity.modeling.bundle import Bundle
+    from propensity.spec import Spec
+
+__all__ = [
+    "contributions",
+    "describe",
+    "global_drivers",
+    "label",
+    "reason_codes",
+    "typical_values",
+]
+
+log = logging.getLogger(__name__)
+
+SURROGATE = "surrogate (approximate)"
+#: rows the surrogate regression is fitted on; the rest are only explained
+SURROGATE_ROWS = 50_000
+
+_WINDOW = re.compile(r"^(\d+)(d|w|mo|y)$")
+_UNITS = {"d": "day", "w": "week", "mo": "month", "y": "year"}
+_FIXED = (
+    "days_since_last",
+    "days_since_first",
+    "mean_gap_days",
+    "last_gap_days",
+    "bgnbd_p_alive",
+    "bgnbd_expected",
+    "bgnbd_p_no_event",
+)
+_AGGREGATES = ("sum_trend", "sum", "mean", "max")
+
+
+# -- parsing feature names -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Feature:
+    """What a feature name means: its family and the words that fill the sentence."""
+
+    name: str
+    family: str
+    source: str = ""  # events source, in words ("support tickets")
+    one: str = ""  # one of its events ("support ticket")
+    what: str = ""  # measure, category or entity column, in words
+    level: str = ""
+    window: str = ""  # "30d", "12w", "all"...
+    horizon: str = "the horizon"
+
+
+def _slug(text: str) -> str:
+    # the rule feature names are built with (propensity.snapshots.frame.slug), kept here
+    # so that reading a name does not import the frame builder and its engines
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(text)).strip("_").lower() or "blank"
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _singular(words: str) -> str:
+    """One of a source's events: "support tickets" -> "support ticket" (English plurals)."""
+    head, _, last = words.rpartition(" ")
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith(("sses", "xes", "ches", "shes")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss") and len(last) > 1:
+        last = last[:-1]
+    return f"{head} {last}" if head else last
+
+
+def _parse(feature: str, spec: Spec) -> _Feature:
+    """Read a feature name with the spec's source, measure and category names.
+
+    Source names are tried longest first, and a shorter one still when the longer does not
+    read (``orders_returns_count_30d`` with sources ``orders`` and ``orders_returns``).
+    """
+    horizon = "the horizon"
+    if spec.target is not None:
+        days = spec.target.horizon.days
+        horizon = f"the next {days} day{'s' if days != 1 else ''}"
+    events = sorted(
+        ((_slug(n), s) for n, s in spec.sources.items() if s.kind == "events"),
+        key=lambda item: len(item[0]),
+        reverse=True,
+    )
+    matched = False
+    for prefix, src in events:
+        if not feature.startswith(prefix + "_"):
+            continue
+        matched = True
+        rest = feature[len(prefix) + 1 :]
+        source = _words(prefix)
+        one = _singular(source)
+        if rest in _FIXED:
+            return _Feature(feature, rest, source, one, horizon=horizon)
+        head, _, window = rest.rpartition("_")
+        if window != "all" and not _WINDOW.match(window):
+            continue
+        if head in ("count", "active_days", "count_trend"):
+            return _Feature(feature, head, source, one, window=window)
+        for measure in sorted((_slug(m) for m in src.measures), key=len, reverse=True):
+            for agg in _AGGREGATES:
+                if head == f"{measure}_{agg}":
+                    return _Feature(feature, agg, source, one, _words(measure), window=window)
+        for category in sorted((_slug(c) for c in src.categories), key=len, reverse=True):
+            if head.startswith(category + "_"):
+                level, _, kind = head[len(category) + 1 :].rpartition("_")
+                if level and kind in ("count", "share"):
+                    return _Feature(
+                        feature, f"level_{kind}", source, one, _words(category), level, window
+                    )
+    if matched:
+        return _Feature(feature, "unknown")
+    if feature == "tenure_days":
+        return _Feature(feature, "tenure")
+    if feature.startswith("days_since_") and len(feature) > len("days_since_"):
+        return _Feature(feature, "days_since", what=_words(feature[len("days_since_") :]))
+    return _Feature(feature, "column", what=_words(feature))
+
+
+# -- numbers in words ------------------------------------------------------------------------
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, str) and value == "<missing>"  # reference.json's missing level
+
+
+def _num(value: object) -> str:
+    """Whole numbers without decimals, others with at most two (money-ish)."""
+    if _missing(value):
+        return "unknown"
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(x):
+        return "unknown"
+    if abs(x - round(x)) < 1e-6:
+        return f"{round(x):,}"
+    if abs(x) < 0.01:
+        return f"{x:.2g}"
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def _pct(value: object) -> str:
+    if _missing(value):
+        return "unknown"
+    return f"{float(value) * 100:.0f}%"  # type: ignore[arg-type]
+
+
+def _ratio(value: object) -> str:
+    if _missing(value):
+        return "unknown"
+    return f"{float(value):.1f}x"  # type: ignore[arg-type]
+
+
+def _days(value: object) -> str:
+    text = _num(value)
+    return f"{text} day" if text == "1" else f"{text} days"
+
+
+def _count(value: object, f: _Feature) -> str:
+    """A number of events in words: "no orders", "1 order", "3 orders"."""
+    text = "0" if _missing(value) else _num(value)
+    if text == "0":
+        return f"no {f.source}"
+    return f"1 {f.one}" if text == "1" else f"{text} {f.source}"
+
+
+def _typical(typical: object, fmt: Callable[[object], str] = _num) -> str:
+    if _missing(typical):
+        return ""
+    return f" (typical: {fmt(typical)})"
+
+
+def _span(window: str) -> str:
+    """``30d`` -> "30 days", ``1y`` -> "year"."""
+    match = _WINDOW.match(window)
+    if match is None:
+        return window
+    n, unit = int(match.group(1)), _UNITS[match.group(2)]
+    return unit if n == 1 else f"{n} {unit}s"
+
+
+def _when(window: str) -> str:
+    return "ever" if window == "all" else f"in the last {_span(window)}"
+
+
+# -- sentences ---------------------------------------------------------------------------
+
+
+def _render(f: _Feature, value: object, typical: object) -> str:
+    family, s = f.family, f.source
+    if family == "days_since_last":
+        if _missing(value):
+            return f"no {s} yet"
+        return f"no {s} in {_days(value)}{_typical(typical)}"
+    if family == "days_since_first":
+        if _missing(value):
+            return f"no {s} yet"
+        return f"first {f.one} {_days(value)} ago{_typical(typical)}"
+    if family == "mean_gap_days":
+        if _missing(value):
+            return f"fewer than two days with {s}"
+        return f"{s} every {_days(value)} on average{_typical(typical)}"
+    if family == "last_gap_days":
+        if _missing(value):
+            return f"fewer than two days with {s}"
+        return f"{_days(value)} between the last two days with {s}{_typical(typical)}"
+    if family == "bgnbd_p_alive":
+        return f"chance still active, by the rhythm of {s}: {_pct(value)}{_typical(typical, _pct)}"
+    if family == "bgnbd_expected":
+        return f"expected {s} in {f.horizon}: {_num(value)}{_typical(typical)}"
+    if family == "bgnbd_p_no_event":
+        return f"chance of no {s} in {f.horizon}: {_pct(value)}{_typical(typical, _pct)}"
+    when = _when(f.window)
+    if family == "count":
+        return f"{_count(value, f)} {when}{_typical(typical)}"
+    if family == "active_days":
+        if _missing(value) or _num(value) == "0":
+            return f"no {s} {when}{_typical(typical)}"
+        return f"{s} on {_days(value)} {when}{_typical(typical)}"
+    if family in ("count_trend", "sum_trend"):
+        thing = s if family == "count_trend" else f"{f.what} of {s}"
+        if _missing(value):
+            return f"no {thing} in the {_span(f.window)} before to compare with"
+        return (
+            f"{thing} {when} at {_ratio(value)} the {_span(f.window)} before"
+            f"{_typical(typical, _ratio)}"
+        )
+    if family in ("sum", "mean", "max"):
+        if _missing(value):
+            return f"no {s} {when}"
+        word = {"sum": "total", "mean": "average", "max": "largest"}[family]
+        return f"{word} {f.what} of {s} {when}: {_num(value)}{_typical(typical)}"
+    if family == "level_count":
+        return f"{_count(value, f)} with {f.what} = {f.level} {when}{_typical(typical)}"
+    if family == "level_share":
+        if _missing(value):
+            return f"no {s} {when}"
+        return f"{_pct(value)} of {s} were {f.what} = {f.level} {when}{_typical(typical, _pct)}"
+    if family == "tenure":
+        if _missing(value):
+            return "time as a customer unknown"
+        return f"customer for {_days(value)}{_typical(typical)}"
+    if family == "days_since":
+        if _missing(value):
+            return f"no {f.what} yet"
+        return f"{f.what} {_days(value)} ago{_typical(typical)}"
+    shown = f.what if family == "column" else f.name
+    if isinstance(value, str) or isinstance(typical, str):
+        text = "unknown" if _missing(value) else str(value)
+        common = "" if _missing(typical) else f" (most common: {typical})"
+        return f"{shown}: {text}{common}"
+    return f"{shown}: {_num(value)}{_typical(typical)}"
+
+
+def describe(feature: str, value: object, typical: object, spec: Spec) -> str:
+    """One feature's value in business words, with what is typical.
+
+    Parameters
+    ----------
+    feature
+        A feature name as ``build`` writes it (``orders_count_90d``, ``tenure_days``...).
+    value
+        The customer's value; missing values read as "no orders yet" where that is what
+        they mean, else as "unknown".
+    typical
+        The typical value (a median or the most common level); None leaves it out.
+    spec
+        The project, whose source, measure and category names the feature name is read
+        with.
+
+    Returns
+    -------
+    str
+        A short sentence. Names that do not read fall back to ``name: value (typical: t)``.
+
+    Examples
+    --------
+    >>> from propensity.spec import Spec
+    >>> spec = Spec.model_validate({
+    ...     "project": {"name": "shop"}, "entity": {"key": "id"},
+    ...     "sources": {"orders": {"path": "o.csv", "kind": "events", "time": "at"}},
+    ...     "target": {"kind": "inactivity", "source": "orders", "horizon": "90d"},
+    ...     "cutoffs": {"start": "2024-01-01", "every": "1mo"}})
+    >>> describe("orders_days_since_last", 94.0, 21.0, spec)
+    'no orders in 94 days (typical: 21)'
+    >>> describe("orders_count_90d", 2, 5.5, spec)
+    '2 orders in the last 90 days (typical: 5.5)'
+    """
+    return _render(_parse(feature, spec), value, typical)
+
+
+def label(feature: str, spec: Spec) -> str:
+    """A short name for a feature, for chart axes: "orders in the last 90 days"."""
+    f = _parse(feature, spec)
+    s = f.source
+    fixed = {
+        "days_since_last": f"days since the last {f.one}",
+        "days_since_first": f"days since the first {f.one}",
+        "mean_gap_days": f"mean days between {s}",
+        "last_gap_days": f"days between the last two {s}",
+        "bgnbd_p_alive": f"chance still active ({s} rhythm)",
+        "bgnbd_expected": f"expected {s} in {f.horizon}",
+        "bgnbd_p_no_event": f"chance of no {s} in {f.horizon}",
+        "tenure": "days as a customer",
+        "days_since": f"days since {f.what}",
+        "column": f.what,
+        "unknown": feature,
+    }
+    if f.family in fixed:
+        return fixed[f.family]
+    when = _when(f.window)
+    return {
+        "count": f"{s} {when}",
+        "active_days": f"days with {s} {when}",
+        "count_trend": f"change in {s} {when}",
+        "sum": f"total {f.what} of {s} {when}",
+        "mean": f"average {f.what} of {s} {when}",
+        "max": f"largest {f.what} of {s} {when}",
+        "sum_trend": f"change in {f.what} of {s} {when}",
+        "level_count": f"{s} with {f.what} = {f.level} {when}",
+        "level_share": f"share of {s} with {f.what} = {f.level} {when}",
+    }.get(f.family, feature)
+
+
+# -- contributions ---------------------------------------------------------------------------
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"reasons: the frame lacks {', '.join(missing[:5])}"
+            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}, which the "
+            f"{what} model reads; score a frame built with the spec the model was trained on"
+        )
+
+
+def _treeshap(candidate: LightGBMCandidate, frame: pd.DataFrame) -> pd.DataFrame:
+    _require(frame, candidate.features_, candidate.name)
+    raw = candidate.model_.predict(
+        candidate._x(frame), num_iteration=candidate.rounds_, pred_contrib=True
+    )
+    # the last column is the bias (the expected raw score), not a feature
+    values = np.asarray(raw, dtype=float)[:, :-1]
+    return pd.DataFrame(values, columns=candidate.features_, index=frame.index)
+
+
+def _linear(candidate: LogisticCandidate, frame: pd.DataFrame) -> pd.DataFrame:
+    """Coefficient x prepared value, with flags and one-hot levels summed onto their column.
+
+    The design holds the scaled numeric columns, then one flag per column that had missing
+    values, then per text column its kept levels and an "other" column.
+    """
+    _require(frame, [*candidate.numeric_, *candidate.categorical_], candidate.name)
+    parts = candidate._design(frame)
+    parts *= np.asarray(candidate.coef_)
+    n_num, n_flags = len(candidate.numeric_), len(candidate.flags_)
+    out = np.empty((len(frame), n_num + len(candidate.categorical_)))
+    out[:, :n_num] = parts[:, :n_num]
+    position = {c: j for j, c in enumerate(candidate.numeric_)}
+    for j, c in enumerate(candidate.flags_):
+        out[:, position[c]] += parts[:, n_num + j]
+    start = n_num + n_flags
+    for i, c in enumerate(candidate.categorical_):
+        width = len(candidate.levels_[c]) + 1
+        out[:, n_num + i] = parts[:, start : start + width].sum(axis=1)
+        start += width
+    names = [*candidate.numeric_, *candidate.categorical_]
+    result = pd.DataFrame(out, columns=names, index=frame.index)
+    known = set(names)
+    return result[[c for c in frame.columns if c in known]]  # the frame's column order
+
+
+def _reference(typical: dict[str, object], column: str, values: np.ndarray) -> float:
+    """The typical value of a column: the bundle's, else the frame's median."""
+    given = typical.get(column)
+    if isinstance(given, int | float) and math.isfinite(given):
+        return float(given)
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else math.nan
+
+
+def _recency(
+    candidate: RecencyCandidate, frame: pd.DataFrame, typical: dict[str, object]
+) -> pd.DataFrame:
+    """The log-odds of the rule relative to a customer with the typical recency."""
+    days = candidate._days(frame)
+    reference = _reference(typical, candidate.column, days)
+    if math.isnan(reference):
+        reference = candidate.fill_
+    x = candidate._x(frame)
+    values = candidate.coef_ * (x - math.log1p(max(reference, 0.0)))
+    return pd.DataFrame({candidate.column: values}, index=frame.index)
+
+
+def _bgnbd(
+    candidate: BGNBDCandidate, frame: pd.DataFrame, typical: dict[str, object]
+) -> pd.DataFrame:
+    """Split BG/NBD's log-odds, relative to the typical score, over its three inputs.
+
+    The rule: the difference goes to days since the last event and to active days, in
+    proportion to how far each is from its typical value (on a log scale) in the direction
+    that raises the score of no event (more days since the last, fewer active days). When
+    neither leans that way it is split evenly between the two. Days since the first event
+    only sets the customer's age in the model and gets nothing. Customers with no history
+    get the base rate, and the difference is put on days since the last event ("no orders
+    yet").
+    """
+    s = candidate.source
+    column = f"{s}_bgnbd_p_no_event"
+    inputs = [f"{s}_days_since_last", f"{s}_active_days_all", f"{s}_days_since_first"]
+    score = candidate.predict(frame)
+    reference = _reference(typical, column, score)
+    total = _logit(score) - _logit(
+        np.asarray(candidate.rate_ if math.isnan(reference) else reference)
+    )
+    if not all(c in frame.columns for c in inputs):
+        return pd.DataFrame({column: total}, index=frame.index)
+    last, active = (frame[c].to_numpy(dtype=float, na_value=np.nan) for c in inputs[:2])
+    typical_last = _reference(typical, inputs[0], last)
+    typical_active = _reference(typical, inputs[1], active)
+    with np.errstate(invalid="ignore"):
+        lean = np.column_stack(
+            [
+                np.log1p(np.maximum(last, 0)) - math.log1p(max(typical_last, 0)),
+                math.log1p(max(typical_active, 0)) - np.log1p(np.maximum(active, 0)),
+            ]
+        )
+    lean = np.nan_to_num(lean * np.sign(total)[:, None], nan=0.0).clip(min=0.0)
+    weight = lean.sum(axis=1, keepdims=True)
+    shares = np.where(weight > 0, lean / np.where(weight > 0, weight, 1.0), 0.5)
+    no_history = np.isnan(last)
+    shares[no_history] = (1.0, 0.0)
+    values = np.column_stack([total[:, None] * shares, np.zeros(len(frame))])
+    return pd.DataFrame(values, columns=inputs, index=frame.index)
+
+
+def _model_features(candidate: Candidate, frame: pd.DataFrame) -> list[str]:
+    for names in (
+        getattr(candidate, "features_", None),
+        [*getattr(candidate, "numeric_", []), *getattr(candidate, "categorical_", [])],
+    ):
+        if names:
+            return [str(c) for c in names]
+    return feature_columns(frame, candidate.key)
+
+
+def _surrogate(candidate: Candidate, frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """A ridge regression of the model's own score (log-odds) on its features.
+
+    It uses the linear model's preparation (median imputation with flags, scaling, one-hot
+    of frequent text levels), so its contributions read like the linear model's.
+    """
+    features = _model_features(candidate, frame)
+    _require(frame, features, candidate.name)
+    score = np.asarray(candidate.predict(frame), dtype=float)
+    target = _logit(score) if task == "binary" else score
+    rows = frame[features].assign(label=target)
+    surrogate = LinearCandidate(key=candidate.key, C=1.0, max_rows=SURROGATE_ROWS)
+    surrogate.fit(rows)
+    values = _linear(surrogate, rows)
+    if len(target) > 1 and np.var(target) > 0:
+        fitted = values.to_numpy().sum(axis=1) + surrogate.intercept_
+        r2 = 1 - np.mean((target - fitted) ** 2) / np.var(target)
+        log.info(
+            "the surrogate explains %.0f%% of the %s scores' variance", 100 * r2, candidate.name
+        )
+    return values
+
+
+def contributions(model: Bundle | Candidate, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Per row and feature, the contribution to the score, and how it was computed.
+
+    Parameters
+    ----------
+    model
+        A bundle (the frame is prepared with :meth:`Bundle.prepare` first, and the typical
+        values at training are the reference of the recency rule and BG/NBD) or a fitted
+        candidate (the frame must be prepared already).
+    frame
+        The rows to explain.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame and str
+        The contributions, one row per row of ``frame`` (same index and order) and one
+        column per input feature of the model; larger means "pushes towards the outcome".
+        They are in log-odds for yes/no models and in the target's units for amount models.
+        Then the method: ``treeshap`` (LightGBM's exact TreeSHAP; the rows plus the bias
+        sum to the raw score), ``linear`` (coefficient x standardized value; flags and
+        one-hot levels summed onto their column; the rows plus the intercept sum to the
+        log-odds), ``recency`` and ``bgnbd`` (the model's inputs, relative to the typical
+        customer), ``prior`` or ``mean`` (no columns: nothing drives a constant) and
+        ``surrogate (approximate)``: a ridge regression fitted to the model's own scores,
+        for models that have no exact decomposition (the network).
+    """
+    from propensity.modeling.bundle import Bundle
+
+    typical: dict[str, object] = {}
+    if isinstance(model, Bundle):
+        candidate, task = model.candidate, model.task
+        frame = model.prepare(frame)
+        if isinstance(candidate, RecencyCandidate | BGNBDCandidate):
+            typical = model.typical()
+    else:
+        candidate = model
+        task = "regression" if isinstance(model, LinearCandidate) else "binary"
+        task = str(getattr(model, "task", task))
+    if isinstance(candidate, LightGBMCandidate):
+        return _treeshap(candidate, frame), "treeshap"
+    if isinstance(candidate, LogisticCandidate):
+        return _linear(candidate, frame), "linear"
+    if isinstance(candidate, RecencyCandidate):
+        return _recency(candidate, frame, typical), "recency"
+    if isinstance(candidate, BGNBDCandidate):
+        return _bgnbd(candidate, frame, typical), "bgnbd"
+    if isinstance(candidate, PriorCandidate):
+        return pd.DataFrame(index=frame.index), candidate.name
+    return _surrogate(candidate, frame, task), SURROGATE
+
+
+# -- reasons and drivers ---------------------------------------------------------------------
+
+
+def typical_values(frame: pd.DataFrame, features: list[str]) -> dict[str, object]:
+    """The median of each numeric feature and the most common level of each text one.
+
+    Features with no known value are left out.
+    """
+    out: dict[str, object] = {}
+    for name in features:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy(dtype=float, na_value=np.nan)
+            values = values[np.isfinite(values)]
+            if len(values):
+                out[name] = float(np.median(values))
+        else:
+            counts = column.dropna().astype(str).value_counts()
+            if len(counts):
+                out[name] = str(counts.index[0])
+    return out
+
+
+def reason_codes(
+    contribs: pd.DataFrame,
+    frame: pd.DataFrame,
+    typical: dict[str, object],
+    spec: Spec,
+    k: int = 3,
+) -> list[list[str]]:
+    """For each row, the ``k`` features pushing its score up the most, in words.
+
+    Parameters
+    ----------
+    contribs
+        Contributions from :func:`contributions`.
+    frame
+        The rows they explain, in the same order (the values are read from here).
+    typical
+        Typical values by feature (:meth:`Bundle.typical` or :func:`typical_values`).
+    spec
+        The project, to read feature names with.
+    k
+        Reasons per row at most.
+
+    Returns
+    -------
+    list of list of str
+        Per row, up to ``k`` sentences, strongest first; only features with a positive
+        contribution (towards the outcome: a higher probability or a larger amount).
+    """
+    n = len(contribs)
+    if len(frame) != n:
+        raise DataError(
+            f"reasons: {n} rows of contributions but {len(frame)} rows of features; "
+            "pass the frame the contributions were computed on"
+        )
+    width = contribs.shape[1]
+    if n == 0 or width == 0 or k <= 0:
+        return [[] for _ in range(n)]
+    values = contribs.to_numpy(dtype=float)
+    take = min(k, width)
+    if take < width:
+        top = np.argpartition(-values, take - 1, axis=1)[:, :take]
+    else:
+        top = np.broadcast_to(np.arange(width), (n, width)).copy()
+    top_values = np.take_along_axis(values, top, axis=1)
+    order = np.argsort(-top_values, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    positive = np.take_along_axis(top_values, order, axis=1) > 0  # NaN is not positive
+    counts = positive.sum(axis=1)
+    names = [str(c) for c in contribs.columns]
+    used = np.unique(top[positive])
+    parsed = {j: _parse(names[j], spec) for j in used}
+    typical_of = {j: typical.get(names[j]) for j in used}
+    columns = {j: frame[names[j]].to_numpy(dtype=object) for j in used if names[j] in frame.columns}
+    absent = np.full(n, None, dtype=object)
+    out: list[list[str]] = []
+    for i in range(n):
+        reasons = []
+        for r in range(counts[i]):
+            j = top[i, r]
+            reasons.append(_render(parsed[j], columns.get(j, absent)[i], typical_of[j]))
+        out.append(reasons)
+    return out
+
+
+def global_drivers(contribs: pd.DataFrame, top: int = 10) -> list[tuple[str, float]]:
+    """Mean absolute contribution per feature, largest first.
+
+    Parameters
+    ----------
+    contribs
+        Contributions from :func:`contributions`.
+    top
+        How many features to return at most.
+    """
+    if contribs.shape[1] == 0 or not len(contribs):
+        return []
+    means = contribs.abs().mean(axis=0).sort_values(ascending=False, kind="stable")
+    return [(str(n), float(v)) for n, v in means.iloc[:top].items()]
