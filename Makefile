@@ -26,10 +26,10 @@ demo: $(VENV)/.core
 	$(BIN)/propensity train --project $(DEMO)
 	$(BIN)/propensity score --project $(DEMO) --out $(DEMO)/scores.csv
 	$(BIN)/propensity whatif --project $(DEMO) --by capacity
-	$(BIN)/propensity report --project $(DEMO)
 	@echo "demo project: $(DEMO)/ (frame in $(DEMO)/.propensity/frames/, model in"
 	@echo "$(DEMO)/.propensity/bundles/, scores and actions in $(DEMO)/scores.csv);"
-	@echo "open the report printed above in a browser"
+	@echo "open the report in a browser:"
+	@$(BIN)/propensity report --project $(DEMO)
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check src tests benchmarks

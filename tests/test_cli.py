@@ -153,3 +153,30 @@ def test_score_refuses_a_bad_reasons_option(tmp_path):
     assert done.returncode == 2
     assert "--reasons: 'lots' is not a number, 'all' or 'none'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_error_messages_keep_their_brackets(tmp_path):
+    # rich would read "[y]" as markup and drop it; install lines like
+    # pip install "propensity[tensorflow]" must reach the user whole
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "propensity.cli",
+            "score",
+            "--project",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--as-of",
+            "2025-x[tensorflow]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "'2025-x[tensorflow]' is not a date" in done.stderr

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from propensity import __version__
@@ -225,7 +226,7 @@ def _print_train(name: str, result: Any) -> None:
         )
     out.print(table)
     for skipped, why in result.skipped.items():
-        out.print(f"{skipped}: skipped ({why})", highlight=False, soft_wrap=True)
+        out.print(f"{skipped}: skipped ({why})", highlight=False, soft_wrap=True, markup=False)
     if result.tuning and "trials" in result.tuning:
         tuning = result.tuning
         out.print(
@@ -233,7 +234,7 @@ def _print_train(name: str, result: Any) -> None:
             f"{tuning['tuned_on']}",
             highlight=False,
         )
-    out.print(f"chosen: [bold]{result.chosen}[/] ({result.reason})", soft_wrap=True)
+    out.print(f"chosen: [bold]{result.chosen}[/] ({escape(result.reason)})", soft_wrap=True)
     test = result.test
     if result.task == "binary":
         cal = result.calibration
@@ -258,7 +259,7 @@ def _print_train(name: str, result: Any) -> None:
             highlight=False,
         )
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     out.print(f"trained in {result.seconds:.1f} s", highlight=False)
     out.print(f"bundle: {result.bundle}")
 
@@ -374,10 +375,12 @@ def whatif(
         )
     out.print(table)
     best, accurate = result["best"]["profit"], result["best"]["accuracy"]
+    binds = " (the capacity or the budget binds)" if best["capped"] else ""
     out.print(
-        f"best: threshold {best['threshold']:.2f}, {best['volume']:,} contacts, profit "
-        f"{best['profit']:,.0f}; the most accurate threshold ({accurate['threshold']:.2f}) "
-        f"would contact {accurate['volume']:,} for {accurate['profit']:,.0f}",
+        f"best: the {best['volume']:,} likeliest (score {best['cut']:.2f} or more){binds}, "
+        f"profit {best['profit']:,.0f}; the most accurate threshold "
+        f"({accurate['threshold']:.2f}, blind to capacity and money) would contact "
+        f"{accurate['volume']:,} for {accurate['profit']:,.0f}",
         highlight=False,
         soft_wrap=True,
     )
@@ -410,7 +413,7 @@ def main() -> None:
     try:
         app()
     except PropensityError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -420,7 +423,7 @@ def main() -> None:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]
         err.print(
-            f"[red]error:[/] unexpected {type(exc).__name__}: {first} "
+            f"[red]error:[/] unexpected {type(exc).__name__}: {escape(first)} "
             "(set PROPENSITY_DEBUG=1 for the traceback, and please report it)",
             highlight=False,
             soft_wrap=True,
