@@ -130,26 +130,7 @@ def test_to_toml_writes_what_the_cli_reads(tmp_path):
 
 
 def test_score_refuses_a_bad_reasons_option(tmp_path):
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "propensity.cli",
-            "score",
-            "--project",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "s.csv"),
-            "--reasons",
-            "lots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli("score", "--project", tmp_path, "--out", tmp_path / "s.csv", "--reasons", "lots")
     assert done.returncode == 2
     assert "--reasons: 'lots' is not a number, 'all' or 'none'" in done.stderr
     assert "Traceback" not in done.stderr
@@ -158,25 +139,8 @@ def test_score_refuses_a_bad_reasons_option(tmp_path):
 def test_error_messages_keep_their_brackets(tmp_path):
     # rich would read "[y]" as markup and drop it; install lines like
     # pip install "propensity[tensorflow]" must reach the user whole
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "propensity.cli",
-            "score",
-            "--project",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "s.csv"),
-            "--as-of",
-            "2025-x[tensorflow]",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = cli(
+        "score", "--project", tmp_path, "--out", tmp_path / "s.csv", "--as-of", "2025-x[tensorflow]"
     )
     assert done.returncode == 2
     assert "'2025-x[tensorflow]' is not a date" in done.stderr

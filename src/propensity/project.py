@@ -27,6 +27,7 @@ from propensity.sources.reading import Source, feature_columns, open_sources
 from propensity.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
+    from propensity.modeling.bundle import Bundle
     from propensity.modeling.training import TrainResult
 
 __all__ = ["BuildResult", "Project"]
@@ -219,24 +220,13 @@ class Project:
         Reason codes go to the ``reasons_for`` first customers by rank (None: everyone).
         """
         from propensity.decisions.policy import Policy
-        from propensity.modeling.bundle import load_bundle
         from propensity.modeling.scoring import score_file
 
-        bundles = self.workspace / "bundles"
-        latest = bundles / "LATEST"
-        version = bundle or (latest.read_text().strip() if latest.is_file() else None)
-        if version is None:
-            raise DataError("score: no trained model; run `propensity train` first")
-        if not (bundles / version).is_dir():
-            known = sorted(p.name for p in bundles.iterdir() if p.is_dir() and p.name[0] != ".")
-            raise DataError(
-                f"--bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}"
-            )
-        model = load_bundle(bundles / version)
+        model = self.load_bundle(bundle, verb="score")
         if model.manifest.get("frame_hash") != self.spec.frame_hash():
             log.warning(
                 "bundle %s was trained on features from another version of %s",
-                version,
+                model.path.name,
                 SPEC_FILE,
             )
         engine = Engine(self.spec.engine, self.workspace / "tmp")
@@ -275,6 +265,22 @@ class Project:
         finally:
             engine.close()
 
+    def load_bundle(self, version: str | None = None, *, verb: str = "load") -> Bundle:
+        """The latest bundle (``.propensity/bundles/LATEST``) or a named one, verified."""
+        from propensity.modeling.bundle import load_bundle
+
+        bundles = self.workspace / "bundles"
+        latest = bundles / "LATEST"
+        version = version or (latest.read_text().strip() if latest.is_file() else None)
+        if version is None:
+            raise DataError(f"{verb}: no trained model; run `propensity train` first")
+        if not (bundles / version).is_dir():
+            known = sorted(p.name for p in bundles.iterdir() if p.is_dir() and p.name[0] != ".")
+            raise DataError(
+                f"--bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}"
+            )
+        return load_bundle(bundles / version)
+
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
         """Write the HTML report of the latest (or a named) bundle; returns its path.
 
@@ -300,14 +306,8 @@ class Project:
         ``policy`` may override ``benefit``, ``cost``, ``capacity`` and ``budget``.
         """
         from propensity.decisions.policy import Policy, operating_point, whatif
-        from propensity.modeling.bundle import load_bundle
 
-        bundles = self.workspace / "bundles"
-        latest = bundles / "LATEST"
-        version = bundle or (latest.read_text().strip() if latest.is_file() else None)
-        if version is None:
-            raise DataError("whatif: no trained model; run `propensity train` first")
-        model = load_bundle(bundles / version)
+        model = self.load_bundle(bundle, verb="whatif")
         if model.task != "binary":
             raise DataError("whatif: the what-if table is for yes/no targets")
         rules = Policy.from_spec(self.spec.policy, **policy)
@@ -316,7 +316,7 @@ class Project:
         p = holdout["score"].to_numpy(dtype=float)
         table = whatif(y, p, rules, by=by, steps=steps)
         return {
-            "bundle": version,
+            "bundle": model.path.name,
             "policy": rules.describe(),
             "rows": len(holdout),
             "best": operating_point(y, p, rules),

@@ -115,9 +115,9 @@ def score_file(
         for chunk in chunks():
             mask = chosen[start : start + len(chunk)]
             if mask.any():
-                rows = chunk[mask].reset_index(drop=True)
-                contribs, _ = contributions(bundle, rows)
-                codes = reason_codes(contribs, bundle.prepare(rows), typical, spec)
+                rows = bundle.prepare(chunk[mask].reset_index(drop=True))
+                contribs, _ = contributions(bundle, rows)  # prepared already: no new work
+                codes = reason_codes(contribs, rows, typical, spec)
                 where = np.flatnonzero(mask) + start
                 for row, found in zip(where, codes, strict=True):
                     texts[row, : len(found)] = found[:3]

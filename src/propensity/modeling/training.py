@@ -198,17 +198,19 @@ def default_candidates(
     return chosen, {k: v for k, v in skipped.items() if k in wanted}
 
 
-def read_frame(path: Path, key: str) -> pd.DataFrame:
+def read_frame(path: Path, key: str, *, cutoff: dt.date | None = None) -> pd.DataFrame:
     """Read a frame for training: numeric features as float32 from the start, cutoffs as dates.
 
     Casting column by column while the data is still Arrow keeps the peak near one float32
-    copy instead of a float64 copy plus a float32 one.
+    copy instead of a float64 copy plus a float32 one. With ``cutoff``, only that cutoff's
+    rows are read.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    at = None if cutoff is None else pc.field("cutoff") == pa.scalar(cutoff, pa.date32())
+    table = pq.read_table(path, filters=at)
     for i, f in enumerate(table.schema):
         numeric = pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
         if f.name not in (key, "cutoff", "label") and numeric and f.type != pa.float32():

@@ -19,7 +19,6 @@ import pandas as pd
 
 from propensity._io import atomic_path
 from propensity.decisions.policy import Policy, assign_tiers, operating_point, sweep, whatif
-from propensity.errors import DataError
 from propensity.modeling.metrics import roc_auc_score
 from propensity.reporting import charts
 
@@ -231,11 +230,8 @@ class Report:
             return None
         from propensity.modeling.training import read_frame
 
-        frame = read_frame(project.frame_path, key)
-        if not project.spec.table_mode:
-            frame = frame[
-                pd.to_datetime(frame["cutoff"]) == pd.to_datetime(holdout["cutoff"].iloc[0])
-            ]
+        at = None if project.spec.table_mode else pd.Timestamp(holdout["cutoff"].iloc[0]).date()
+        frame = read_frame(project.frame_path, key, cutoff=at)
         frame = frame.drop_duplicates(subset=[key]).set_index(key).copy()
         wanted = holdout[key]
         if not wanted.isin(frame.index).all():
@@ -580,49 +576,32 @@ class Report:
         curves = s["curves"]
         cal = s["calibration"]
         confusion = s["confusion"]
-        roc = charts.line_chart(
+        who = s["words"]["who"]
+        roc = _unit_chart(
             {s["chosen"]: curves["roc"]},
-            title="ROC curve (test cutoff)",
-            x_label="share of the others flagged",
-            y_label=f"share of {s['words']['who']} found",
-            x_format="{:.0%}",
-            y_format="{:.0%}",
-            diagonal=True,
-            x_range=(0, 1),
-            y_range=(0, 1),
+            "ROC curve (test cutoff)",
+            "share of the others flagged",
+            f"share of {who} found",
         )
-        pr = charts.line_chart(
+        pr = _unit_chart(
             {s["chosen"]: curves["pr"]},
-            title="Precision and recall (test cutoff)",
-            x_label="recall",
-            y_label="precision",
-            x_format="{:.0%}",
-            y_format="{:.0%}",
-            x_range=(0, 1),
-            y_range=(0, 1),
+            "Precision and recall (test cutoff)",
+            "recall",
+            "precision",
+            diagonal=False,
         )
-        calibration = charts.line_chart(
+        calibration = _unit_chart(
             {"observed": curves["calibration"]},
-            title="Calibration: predicted against observed",
-            x_label="predicted probability",
-            y_label="observed rate",
-            x_format="{:.0%}",
-            y_format="{:.0%}",
-            diagonal=True,
+            "Calibration: predicted against observed",
+            "predicted probability",
+            "observed rate",
             points=True,
-            x_range=(0, 1),
-            y_range=(0, 1),
         )
-        gain = charts.line_chart(
+        gain = _unit_chart(
             {s["chosen"]: curves["gain"]},
-            title="Gain: who is found as more are contacted",
-            x_label="share of customers contacted (likeliest first)",
-            y_label=f"share of {s['words']['who']} found",
-            x_format="{:.0%}",
-            y_format="{:.0%}",
-            diagonal=True,
-            x_range=(0, 1),
-            y_range=(0, 1),
+            "Gain: who is found as more are contacted",
+            "share of customers contacted (likeliest first)",
+            f"share of {who} found",
         )
         matrix = charts.heat_table(
             ["will have the outcome", "will not"],
@@ -792,6 +771,30 @@ class Report:
         )
 
 
+def _unit_chart(
+    series: dict[str, Any],
+    title: str,
+    x_label: str,
+    y_label: str,
+    *,
+    diagonal: bool = True,
+    points: bool = False,
+) -> str:
+    """A chart of shares against shares: both axes 0 to 100%."""
+    return charts.line_chart(
+        series,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        x_format="{:.0%}",
+        y_format="{:.0%}",
+        diagonal=diagonal,
+        points=points,
+        x_range=(0, 1),
+        y_range=(0, 1),
+    )
+
+
 def _window(window: dict[str, Any]) -> str:
     if "first_cutoff" in window:
         return f"cutoffs {window['first_cutoff']} to {window['last_cutoff']}"
@@ -817,14 +820,7 @@ def _rate(value: float | None, task: str) -> str:
 
 def build_report(project: Project, bundle: str | None = None) -> Report:
     """The report of a project's latest (or a named) bundle."""
-    from propensity.modeling.bundle import load_bundle
-
-    bundles = project.workspace / "bundles"
-    latest = bundles / "LATEST"
-    version = bundle or (latest.read_text().strip() if latest.is_file() else None)
-    if version is None:
-        raise DataError("report: no trained model; run `propensity train` first")
-    return Report(project, load_bundle(bundles / version))
+    return Report(project, project.load_bundle(bundle, verb="report"))
 
 
 _CSS = """
