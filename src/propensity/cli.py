@@ -408,6 +408,170 @@ def report(
     out.print(f"report: {path}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def serve(
+    project: ProjectOpt = Path("."),
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: [serve] host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: [serve] port).")
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request line (no keys, ever).")
+    ] = False,
+) -> None:
+    """Serve the production model over HTTP (FastAPI on uvicorn) until interrupted."""
+    from propensity.project import Project
+
+    try:
+        from propensity.serving.app import run
+    except ImportError as exc:
+        raise _missing_extra("serve", exc) from None
+    proj = Project.load(project)
+    settings = proj.spec.serve
+    run(proj, host=host or settings.host, port=port or settings.port, access_log=access_log)
+
+
+def _missing_extra(extra: str, exc: ImportError) -> PropensityError:
+    return PropensityError(
+        f"{exc.name or 'a package'} is not installed; install the {extra} extra: "
+        f"pip install 'propensity[{extra}]'"
+    )
+
+
+keys_app = typer.Typer(help="API keys of the service: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="scorer, analyst or admin.")],
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. crm-sync.")],
+    project: ProjectOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    from propensity.project import Project
+    from propensity.serving.keys import create_key
+    from propensity.store import connect
+
+    con = connect(Project.load(project).workspace)
+    try:
+        secret = create_key(con, name, role)
+    finally:
+        con.close()
+    if as_json:
+        _emit_json({"name": name, "role": role, "key": secret})
+        return
+    out.print(secret, highlight=False, soft_wrap=True)
+    err.print(f"key {name!r} ({role}): shown once, store it now; send it as the X-API-Key header")
+
+
+@keys_app.command("list")
+def keys_list(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Every key's name, role and dates (never the keys themselves)."""
+    from dataclasses import asdict
+
+    from propensity.project import Project
+    from propensity.serving.keys import list_keys
+    from propensity.store import connect
+
+    con = connect(Project.load(project).workspace)
+    try:
+        found = list_keys(con)
+    finally:
+        con.close()
+    if as_json:
+        _emit_json([asdict(k) for k in found])
+        return
+    table = Table("name", "role", "created", "revoked")
+    for k in found:
+        table.add_row(k.name, k.role, k.created_at, k.revoked_at or "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Revoke a key; a running service refuses it within 5 seconds."""
+    from propensity.project import Project
+    from propensity.serving.keys import revoke_key
+    from propensity.store import connect
+
+    con = connect(Project.load(project).workspace)
+    try:
+        revoke_key(con, name)
+    finally:
+        con.close()
+    out.print(f"revoked {name}")
+
+
+@app.command()
+def models(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """The registry: every bundle, its aliases, and the history of alias moves."""
+    from propensity.project import Project
+    from propensity.registry import Registry
+
+    registry = Registry(Project.load(project).workspace)
+    versions, history = registry.versions(), registry.history()
+    if as_json:
+        _emit_json({"serving": registry.serving(), "versions": versions, "history": history})
+        return
+    table = Table("version", "created", "model", "test ROC-AUC", "aliases")
+    serving = registry.serving()
+    for v in versions:
+        auc = v["test"].get("roc_auc")
+        names = ", ".join(v["aliases"]) + (" (serves)" if v["version"] == serving else "")
+        table.add_row(
+            v["version"],
+            str(v["created_at"]),
+            str(v["model"]),
+            "" if auc is None else f"{auc:.4f}",
+            names,
+        )
+    out.print(table)
+    if history:
+        moves = Table("when", "alias", "version", "from", "who", "why")
+        for e in history:
+            moves.add_row(
+                e["at"], e["alias"], e["version"], e["previous"] or "", e["who"], e["reason"]
+            )
+        out.print(moves)
+    else:
+        out.print("no alias has moved yet; the latest bundle serves")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The bundle version to serve.")],
+    reason: Annotated[str, typer.Option(help="Why; kept in the history.")],
+    project: ProjectOpt = Path("."),
+    alias: Annotated[str, typer.Option(help="The alias to move.")] = "production",
+) -> None:
+    """Point production (or another alias) at a version, verified first; services follow."""
+    from propensity.project import Project
+    from propensity.registry import Registry
+
+    previous = Registry(Project.load(project).workspace).move(alias, version, reason=reason)
+    out.print(f"{alias}: {previous or '(none)'} -> {version}", highlight=False)
+
+
+@app.command()
+def rollback(
+    project: ProjectOpt = Path("."),
+    reason: Annotated[str, typer.Option(help="Why; kept in the history.")] = "rollback",
+) -> None:
+    """Put back the production model that served before the current one."""
+    from propensity.project import Project
+    from propensity.registry import Registry
+
+    version = Registry(Project.load(project).workspace).rollback(reason=reason)
+    out.print(f"production -> {version}", highlight=False)
+
+
 def main() -> None:
     """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:

@@ -252,7 +252,7 @@ class Project:
                 expr = plan.expr
             with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
                 engine.write_parquet(expr, tmp)
-                return score_file(
+                summary = score_file(
                     model,
                     tmp,
                     Path(out),
@@ -264,6 +264,41 @@ class Project:
                 )
         finally:
             engine.close()
+        summary["run"] = self._record_score_run(Path(out), summary)
+        return summary
+
+    def _record_score_run(self, out: Path, summary: dict[str, Any]) -> int:
+        """Keep a copy of a score run in the workspace and list it in the database.
+
+        The service looks customers up in the latest run, and monitoring joins past runs
+        to the outcomes that arrive later; the user's own file may move or change.
+        """
+        from propensity.store import connect
+
+        frame = pd.read_csv(out) if out.suffix.lower() == ".csv" else pd.read_parquet(out)
+        now = dt.datetime.now(dt.UTC)
+        copy = self.workspace / "scores" / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
+        with atomic_path(copy) as tmp:
+            frame.to_parquet(tmp, index=False)
+        con = connect(self.workspace)
+        try:
+            with con:
+                cursor = con.execute(
+                    "INSERT INTO score_runs (at, as_of, bundle, out, copy, rows, score_column) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now.isoformat(timespec="seconds"),
+                        summary.get("as_of"),
+                        str(summary.get("bundle")),
+                        str(out.resolve()),
+                        str(copy),
+                        int(summary["rows"]),
+                        str(summary["column"]),
+                    ),
+                )
+            return int(cursor.lastrowid or 0)
+        finally:
+            con.close()
 
     def load_bundle(self, version: str | None = None, *, verb: str = "load") -> Bundle:
         """The latest bundle (``.propensity/bundles/LATEST``) or a named one, verified."""

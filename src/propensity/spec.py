@@ -34,6 +34,7 @@ __all__ = [
     "PolicySection",
     "PopulationSection",
     "ProjectSection",
+    "ServeSection",
     "SourceSpec",
     "Spec",
     "TargetSection",
@@ -271,6 +272,22 @@ class TrainSection(_Section):
     seed: int = 0
 
 
+class ServeSection(_Section):
+    """``[serve]``: the HTTP service (``propensity serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: records one ``POST /v1/predict`` may hold
+    max_records: int = Field(default=1000, ge=1, le=100_000)
+    #: request bodies above this answer 413
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000)
+    #: a category never seen in training: "reject" answers 422, "other" scores it as
+    #: unknown (missing) and says so in the answer's warnings
+    unknown_category: Literal["reject", "other"] = "reject"
+    #: the score answered with no loadable model; None: the frame's base rate
+    fallback_score: float | None = Field(default=None, ge=0.0)
+
+
 #: the sections that decide what the frame holds (not policy, engine, backtest, train)
 FRAME_SECTIONS = ("entity", "sources", "target", "population", "cutoffs", "features")
 
@@ -292,6 +309,7 @@ class Spec(_Section):
     engine: EngineSection = EngineSection()
     backtest: BacktestSection = BacktestSection()
     train: TrainSection = TrainSection()
+    serve: ServeSection = ServeSection()
 
     @model_validator(mode="after")
     def _check_references(self) -> Spec:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from propensity.errors import DataError
 
-__all__ = ["BGNBD", "bgnbd_features"]
+__all__ = ["BGNBD", "bgnbd_columns", "bgnbd_features", "fit_at", "score_histories"]
 
 _PARAMS = ("r", "alpha", "a", "b")
 
@@ -267,22 +267,64 @@ def bgnbd_features(
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"bgnbd: the frame lacks {', '.join(missing)}; build it first")
-    names = [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
+    names = bgnbd_columns(source)
     out = pd.DataFrame(np.nan, index=frame.index, columns=names)
     for at, rows in frame.groupby(cutoff, sort=True):
-        # a generator per cutoff: the sample at a date does not depend on the other dates
-        rng = np.random.default_rng([seed, int(pd.Timestamp(at).toordinal())])
-        seen = rows[rows[f"{source}_active_days_all"] > 0]
-        if len(seen) < 20:
+        model = fit_at(rows, source, at, penalizer=penalizer, max_fit_rows=max_fit_rows, seed=seed)
+        if model is None:
             continue  # too few customers with history to fit four parameters
-        T = seen[f"{source}_days_since_first"].to_numpy(float)
-        x = seen[f"{source}_active_days_all"].to_numpy(float) - 1
-        t_x = T - seen[f"{source}_days_since_last"].to_numpy(float)
-        fit = slice(None)
-        if len(seen) > max_fit_rows:
-            fit = np.sort(rng.choice(len(seen), max_fit_rows, replace=False))  # type: ignore[assignment]
-        model = BGNBD(penalizer=penalizer).fit(x[fit], t_x[fit], T[fit])
-        out.loc[seen.index, names[0]] = model.p_alive(x, t_x, T)
-        out.loc[seen.index, names[1]] = model.expected_events(x, t_x, T, horizon)
-        out.loc[seen.index, names[2]] = model.p_no_event(x, t_x, T, horizon)
+        seen = rows[rows[f"{source}_active_days_all"] > 0]
+        scores = score_histories(model, seen, source, horizon)
+        for name, values in zip(names, scores, strict=True):
+            out.loc[seen.index, name] = values
     return out
+
+
+def bgnbd_columns(source: str) -> list[str]:
+    """The columns :func:`bgnbd_features` adds for an events source."""
+    return [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
+
+
+def _histories(rows: Any, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    T = rows[f"{source}_days_since_first"].to_numpy(float)
+    x = rows[f"{source}_active_days_all"].to_numpy(float) - 1
+    t_x = T - rows[f"{source}_days_since_last"].to_numpy(float)
+    return x, t_x, T
+
+
+def fit_at(
+    rows: Any,
+    source: str,
+    at: Any,
+    *,
+    penalizer: float = 0.0,
+    max_fit_rows: int = 20_000,
+    seed: int = 0,
+) -> BGNBD | None:
+    """The BG/NBD model of one cutoff's rows, or None with fewer than 20 customers seen.
+
+    A generator per cutoff: the sample drawn at a date does not depend on the other dates.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng([seed, int(pd.Timestamp(at).toordinal())])
+    seen = rows[rows[f"{source}_active_days_all"] > 0]
+    if len(seen) < 20:
+        return None
+    x, t_x, T = _histories(seen, source)
+    fit = slice(None)
+    if len(seen) > max_fit_rows:
+        fit = np.sort(rng.choice(len(seen), max_fit_rows, replace=False))  # type: ignore[assignment]
+    return BGNBD(penalizer=penalizer).fit(x[fit], t_x[fit], T[fit])
+
+
+def score_histories(
+    model: BGNBD, rows: Any, source: str, horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(alive), expected events and P(no event) in ``horizon`` days for rows with history."""
+    x, t_x, T = _histories(rows, source)
+    return (
+        model.p_alive(x, t_x, T),
+        model.expected_events(x, t_x, T, horizon),
+        model.p_no_event(x, t_x, T, horizon),
+    )

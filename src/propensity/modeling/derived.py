@@ -15,9 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from propensity.modeling.bgnbd import bgnbd_features
+from propensity.modeling.bgnbd import BGNBD, bgnbd_features, fit_at, score_histories
 
-__all__ = ["add_derived", "derived_columns", "derived_inputs", "plan_derived"]
+__all__ = [
+    "add_derived",
+    "add_frozen",
+    "derived_columns",
+    "derived_inputs",
+    "freeze_derived",
+    "plan_derived",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +78,42 @@ def add_derived(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
     added = pd.DataFrame(
         {col: scores[col].to_numpy(dtype=np.float32) for col in scores.columns}, index=frame.index
     )
+    return pd.concat([frame, added], axis=1)
+
+
+def freeze_derived(frame: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan with the model fitted at the frame's latest cutoff, for one record at a time.
+
+    Batch scoring fits BG/NBD on every customer eligible at the date; a service scoring one
+    record cannot, so it uses the population of the latest cutoff the bundle saw (stored
+    under ``frozen``). Returns the plan unchanged when there is nothing to fit.
+    """
+    if "bgnbd" not in plan or frame["cutoff"].isna().all():
+        return plan
+    source = plan["bgnbd"]["source"]
+    latest = frame["cutoff"].max()
+    model = fit_at(frame[frame["cutoff"] == latest], source, latest)
+    if model is None:
+        return plan
+    frozen = {"cutoff": str(pd.Timestamp(latest).date()), "model": model.to_dict()}
+    return {**plan, "bgnbd": {**plan["bgnbd"], "frozen": frozen}}
+
+
+def add_frozen(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
+    """Return ``frame`` with the plan's columns from its frozen model (any rows, any count).
+
+    Raises ``KeyError`` when the plan has no frozen model (a bundle older than the service).
+    """
+    if "bgnbd" not in plan:
+        return frame
+    source, horizon = plan["bgnbd"]["source"], plan["bgnbd"]["horizon"]
+    model = BGNBD.from_dict(plan["bgnbd"]["frozen"]["model"])
+    names = derived_columns(plan)
+    inputs = frame[_inputs(source)].astype(float)
+    seen = (inputs[f"{source}_active_days_all"] > 0).to_numpy()
+    values = np.full((len(frame), 3), np.nan)
+    if seen.any():
+        scores = score_histories(model, inputs[seen], source, horizon)
+        values[seen] = np.column_stack(scores)
+    added = pd.DataFrame(values.astype(np.float32), columns=names, index=frame.index)
     return pd.concat([frame, added], axis=1)

@@ -30,7 +30,12 @@ from propensity.modeling.candidates import (
     compact,
     feature_columns,
 )
-from propensity.modeling.derived import add_derived, derived_columns, plan_derived
+from propensity.modeling.derived import (
+    add_derived,
+    derived_columns,
+    freeze_derived,
+    plan_derived,
+)
 from propensity.modeling.evaluate import (
     FoldResult,
     Round,
@@ -252,6 +257,7 @@ def train_frame(
     derived = plan_derived(list(frame.columns), source, horizon)
     if derived:
         say("fitting BG/NBD at every cutoff")
+        derived = freeze_derived(frame, derived)
         frame = add_derived(frame, derived)
     has_label = frame["label"].notna().to_numpy()
     # one copy of the rows that can be learned from; rounds hold positions into it

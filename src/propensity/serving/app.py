@@ -1,0 +1,478 @@
+"""The FastAPI application: predictions, customer lookups, the model, health and metrics.
+
+One process holds one :class:`ServedModel` at a time. Swapping it is one assignment: a
+request reads the reference once when it starts and finishes with that model, so a
+promotion never drops or mixes a request. A new version is loaded and verified in a
+worker thread while the old one keeps answering; one that fails its checks is refused
+and the old one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
+
+from propensity.errors import PropensityError
+from propensity.project import Project
+from propensity.registry import Registry
+from propensity.serving.keys import ApiKey, find_key
+from propensity.serving.log import PredictionLog
+from propensity.serving.metrics import Metrics, MetricsMiddleware
+from propensity.serving.model import ServedModel, fallback_model, load_served
+from propensity.serving.schema import check_records, record_schema
+from propensity.store import connect
+
+__all__ = ["create_app", "run"]
+
+log = logging.getLogger("propensity.serving")
+
+KEY_HEADER = "X-API-Key"
+_KEY_TTL = 5.0  # seconds a key lookup is trusted (revocations take effect within it)
+
+
+class Promotion(BaseModel):
+    """Body of ``POST /v1/models/promote``."""
+
+    version: str = Field(min_length=1, max_length=64, description="a bundle version")
+    reason: str = Field(min_length=1, max_length=1000, description="why; kept in the history")
+
+
+class Service:
+    """The state of one running service: the model, the databases, the caches."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.spec = project.spec
+        self.workspace = project.workspace
+        self.registry = Registry(self.workspace)
+        self.con = connect(self.workspace, check_same_thread=False)
+        self.log = PredictionLog(self.con)
+        self.metrics = Metrics()
+        self.keys: dict[str, tuple[ApiKey | None, float]] = {}
+        self.lookups: dict[tuple[str | None, int], dict[str, dict[str, Any]]] = {}
+        self.refused: dict[str, str] = {}
+        self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
+        self.lock = asyncio.Lock()
+        self.openapi_cache: dict[str, Any] | None = None
+
+    # -- the model -----------------------------------------------------------------------
+
+    def _reference(self, version: str) -> np.ndarray | None:
+        run = self._latest_run(version, exact=True)
+        if run is None:
+            return None
+        frame = pd.read_parquet(run["copy"], columns=[run["score_column"]])
+        return np.asarray(frame[run["score_column"]].to_numpy(dtype=float))
+
+    def load(self, version: str) -> ServedModel:
+        """Load and verify a version (in a worker thread); raises if it is refused."""
+        return load_served(self.spec, self.workspace, version, self._reference(version))
+
+    def use(self, model: ServedModel) -> None:
+        """Serve ``model`` from the next request on."""
+        self.model = model
+        self.metrics.serving(model.version)
+        self.app_openapi_reset()
+        log.info("serving model %s", model.version or "fallback")
+
+    def app_openapi_reset(self) -> None:
+        """Forget the cached OpenAPI document (the request schema follows the model)."""
+        self.openapi_cache = None
+
+    async def refresh(self) -> None:
+        """Load the version the registry says serves, if it is not the one serving."""
+        async with self.lock:
+            wanted = self.registry.serving()
+            if wanted is None:
+                if self.model.error == "not loaded yet":
+                    self.use(
+                        fallback_model(
+                            self.spec, self.workspace, "no trained model in this project"
+                        )
+                    )
+                return
+            if wanted == self.model.version or wanted in self.refused:
+                return
+            try:
+                model = await asyncio.to_thread(self.load, wanted)
+            except (PropensityError, OSError, ValueError) as exc:
+                self.refused[wanted] = str(exc)
+                self.metrics.loads.labels("refused").inc()
+                log.error("model %s refused: %s", wanted, exc)
+                if self.model.fallback:
+                    self.use(fallback_model(self.spec, self.workspace, f"{wanted}: {exc}"))
+                return
+            self.metrics.loads.labels("loaded").inc()
+            self.use(model)
+
+    async def poll(self, seconds: float) -> None:
+        """Follow the registry: promotions made from the CLI reach the running service."""
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.refresh()
+            except Exception:  # keep polling whatever happens; the error is logged
+                log.exception("model refresh failed")
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def key(self, secret: str | None, role: str) -> ApiKey:
+        """The caller's key, checked for ``role``: 401 without a live key, 403 without the role."""
+        if not secret:
+            raise HTTPException(
+                401,
+                f"missing API key: send it in the {KEY_HEADER} header "
+                "(create one with `propensity keys create --role ROLE --name NAME`)",
+            )
+        now = time.monotonic()
+        found, until = self.keys.get(secret, (None, 0.0))
+        if until < now:
+            found = find_key(self.con, secret)
+            if len(self.keys) > 10_000:
+                self.keys.clear()
+            self.keys[secret] = (found, now + _KEY_TTL)
+        if found is None:
+            raise HTTPException(401, "unknown or revoked API key; ask an admin for a new one")
+        if not found.allows(role):
+            raise HTTPException(
+                403, f"key {found.name!r} has role {found.role}; this needs {role} or above"
+            )
+        return found
+
+    # -- customer lookups ----------------------------------------------------------------
+
+    def _latest_run(self, version: str | None, *, exact: bool = False) -> dict[str, Any] | None:
+        sql = "SELECT id, copy, bundle, as_of, at, score_column FROM score_runs"
+        rows = self.con.execute(sql + " ORDER BY id DESC").fetchall()
+        names = ("id", "copy", "bundle", "as_of", "at", "score_column")
+        runs = [dict(zip(names, r, strict=True)) for r in rows if Path(r[1]).is_file()]
+        mine = [r for r in runs if r["bundle"] == version]
+        if mine or exact:
+            return mine[0] if mine else None
+        return runs[0] if runs else None
+
+    def customer(self, customer: str) -> dict[str, Any]:
+        """The latest stored score of a customer (no recomputation), cached per model."""
+        version = self.model.version
+        run = self._latest_run(version)
+        if run is None:
+            raise HTTPException(
+                404,
+                "no score run to look customers up in; run `propensity score` "
+                "(lookups read its results, they do not recompute)",
+            )
+        cache_key = (version, int(run["id"]))
+        table = self.lookups.get(cache_key)
+        if table is None:
+            frame = pd.read_parquet(run["copy"])
+            key = self.spec.entity.key
+            frame[key] = frame[key].astype(str)
+            frame = frame.astype(object).where(frame.notna(), None)
+            table = {
+                str(r[key]): {str(k): v for k, v in r.items()}
+                for r in frame.to_dict(orient="records")
+            }
+            self.lookups = {cache_key: table}  # one run per model version is kept
+        row = table.get(customer)
+        if row is None:
+            raise HTTPException(
+                404,
+                f"customer {customer!r} is not in the score run of {run['as_of'] or run['at']} "
+                f"({len(table):,} customers); it was not eligible then, or the id is wrong",
+            )
+        reasons = [row.pop(f"reason_{n}", None) for n in (1, 2, 3)]
+        return {
+            **{k: _plain(v) for k, v in row.items()},
+            "reasons": [r for r in reasons if r],
+            "as_of": run["as_of"],
+            "scored_at": run["at"],
+            "model_version": run["bundle"],
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _problem(status: int, problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": problems}, status_code=status)
+
+
+def create_app(project: Project, *, poll_seconds: float = 1.0) -> FastAPI:
+    """The service of a project: serves the production bundle (else the latest one)."""
+    service = Service(project)
+    settings = project.spec.serve
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.refresh()
+        task = asyncio.create_task(service.poll(poll_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            service.con.close()
+
+    app = FastAPI(
+        title=f"propensity: {project.spec.project.name}",
+        version=str(__import__("propensity").__version__),
+        description="Scores, decisions and reasons from the project's production model.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    api_key = APIKeyHeader(name=KEY_HEADER, auto_error=False, description="an API key")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+            problems.append({"field": ".".join(loc), "reason": e.get("msg"), "type": e.get("type")})
+        return _problem(422, problems)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "alive"}
+
+    @app.get("/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        """Ready with a verified model; ``degraded`` on the fallback score (503 without one)."""
+        model = service.model
+        if not model.fallback:
+            return JSONResponse({"status": "ready", "model_version": model.version})
+        body = {
+            "status": "degraded",
+            "reason": model.error,
+            "fallback_score": model.fallback_score,
+        }
+        return JSONResponse(body, status_code=200 if model.fallback_score is not None else 503)
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics() -> Response:
+        """Prometheus text format."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/models", tags=["models"])
+    async def models(secret: str | None = Depends(api_key)) -> dict[str, Any]:
+        """The serving model, its manifest summary, the aliases and refused versions."""
+        service.key(secret, "scorer")
+        return {
+            "serving": service.model.summary(),
+            "aliases": service.registry.aliases(),
+            "refused": service.refused,
+        }
+
+    @app.post("/v1/models/promote", tags=["models"])
+    async def promote(body: Promotion, secret: str | None = Depends(api_key)) -> dict[str, Any]:
+        """Make a version production, verified first; the service switches at once."""
+        caller = service.key(secret, "admin")
+        async with service.lock:
+            try:
+                model = await asyncio.to_thread(service.load, body.version)
+                previous = service.registry.promote(
+                    body.version, reason=body.reason, who=f"api key {caller.name}"
+                )
+            except (PropensityError, OSError, ValueError) as exc:
+                service.metrics.loads.labels("refused").inc()
+                raise HTTPException(409, f"version {body.version!r} refused: {exc}") from None
+            service.refused.pop(body.version, None)
+            service.metrics.loads.labels("loaded").inc()
+            service.use(model)
+        return {"version": body.version, "previous": previous, "serving": body.version}
+
+    @app.get("/v1/customers/{customer_id}", tags=["customers"])
+    async def customer(customer_id: str, secret: str | None = Depends(api_key)) -> dict[str, Any]:
+        """A customer's latest stored score, decision and reasons (no recomputation)."""
+        service.key(secret, "analyst")
+        return service.customer(customer_id)
+
+    @app.post(
+        "/v1/predict",
+        tags=["predict"],
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}},
+    )
+    async def predict(request: Request, secret: str | None = Depends(api_key)) -> Response:
+        """Score one record (an object) or several (a list); reasons for analysts and admins."""
+        caller = service.key(secret, "scorer")
+        model = service.model  # one model for the whole request, whatever happens meanwhile
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return _too_large(int(declared), settings.max_body_bytes)
+        body = await request.body()
+        if len(body) > settings.max_body_bytes:
+            return _too_large(len(body), settings.max_body_bytes)
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            return _problem(
+                422,
+                [{"field": "", "reason": f"the body is not JSON: {exc}", "type": "json_invalid"}],
+            )
+        many = isinstance(data, list)
+        records = data if many else [data]
+        if many and not records:
+            return _problem(
+                422,
+                [
+                    {
+                        "field": "",
+                        "reason": "an empty list: send at least one record",
+                        "type": "empty",
+                    }
+                ],
+            )
+        if len(records) > settings.max_records:
+            return _problem(
+                413,
+                [
+                    {
+                        "field": "",
+                        "reason": f"{len(records)} records; at most {settings.max_records} per "
+                        "request ([serve] max_records)",
+                        "type": "too_many_records",
+                    }
+                ],
+            )
+        if model.fallback and model.fallback_score is None:
+            raise HTTPException(
+                503,
+                f"no model can be loaded ({model.error}) and no fallback score is known; "
+                "train a model, or set [serve] fallback_score",
+            )
+        if model.fallback:
+            problems = [
+                {
+                    "field": "",
+                    "reason": "a record must be a JSON object",
+                    "type": "not_an_object",
+                    **({"record": n} if many else {}),
+                }
+                for n, r in enumerate(records)
+                if not isinstance(r, dict)
+            ]
+            warnings: list[list[str]] = [[] for _ in records]
+        else:
+            problems, warnings = check_records(
+                records,
+                model.inputs,
+                model.key,
+                unknown_category=model.unknown_category,
+                many=many,
+            )
+        if problems:
+            return _problem(422, problems)
+        scores = model.scores(records)
+        answers = model.decide(scores)
+        if caller.allows("analyst") and not model.fallback:
+            for answer, found in zip(answers, model.reasons(records), strict=True):
+                answer["reasons"] = found
+        request_id = uuid.uuid4().hex
+        for record, answer, notes in zip(records, answers, warnings, strict=True):
+            answer[model.key] = record.get(model.key)
+            if notes:
+                answer["warnings"] = notes
+        service.log.write(
+            request_id,
+            records,
+            scores.tolist(),
+            version=model.version,
+            fallback=model.fallback,
+            key=model.key,
+            key_name=caller.name,
+        )
+        for score in scores:
+            service.metrics.scores.observe(float(score))
+        if model.fallback:
+            service.metrics.fallbacks.inc(len(records))
+        head = {
+            "request_id": request_id,
+            "model_version": model.version,
+            "fallback": model.fallback,
+        }
+        content = {**head, "predictions": answers} if many else {**head, **answers[0]}
+        return Response(json.dumps(content), media_type="application/json")
+
+    def openapi() -> dict[str, Any]:
+        if service.openapi_cache is not None:
+            return service.openapi_cache
+        from fastapi.openapi.utils import get_openapi
+
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        model = service.model
+        record = record_schema(
+            model.inputs, model.key, reject_unknown=model.unknown_category == "reject"
+        )
+        if model.fallback:
+            record = {"type": "object", "title": "Record", "additionalProperties": True}
+        body = {
+            "oneOf": [
+                record,
+                {"type": "array", "items": record, "minItems": 1, "maxItems": settings.max_records},
+            ]
+        }
+        doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"] = {
+            "schema": body
+        }
+        service.openapi_cache = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _too_large(size: int, limit: int) -> JSONResponse:
+    return _problem(
+        413,
+        [
+            {
+                "field": "",
+                "reason": f"the body is {size:,} bytes; at most {limit:,} ([serve] max_body_bytes)",
+                "type": "too_large",
+            }
+        ],
+    )
+
+
+def run(project: Project, *, host: str, port: int, access_log: bool = False) -> None:
+    """Serve until interrupted (uvicorn, one process)."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(project),
+        host=host,
+        port=port,
+        access_log=access_log,
+        log_level="info",
+        server_header=False,
+    )
