@@ -19,9 +19,14 @@ import pandas as pd
 
 from propensity.decisions.policy import Policy, assign_tiers
 from propensity.errors import PropensityError
+from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
-from propensity.modeling.candidates import LightGBMCandidate
-from propensity.modeling.derived import add_frozen, derived_columns, derived_inputs
+from propensity.modeling.candidates import (
+    LightGBMCandidate,
+    LinearCandidate,
+    LogisticCandidate,
+)
+from propensity.modeling.derived import add_frozen, derived_columns
 from propensity.spec import Spec
 
 __all__ = ["Input", "ServedModel", "base_rate", "fallback_model", "load_served"]
@@ -52,6 +57,10 @@ class ServedModel:
     error: str | None = None
     _typical: dict[str, object] = field(default_factory=dict)
     _codes: dict[str, dict[str, int]] = field(default_factory=dict)
+    _bgnbd: BGNBD | None = None
+    _bgnbd_source: str = ""
+    _bgnbd_horizon: float = 0.0
+    _derived_names: list[str] = field(default_factory=list)
 
     @property
     def fallback(self) -> bool:
@@ -105,8 +114,10 @@ class ServedModel:
         candidate = self.bundle.candidate
         if isinstance(candidate, LightGBMCandidate):
             raw = candidate.model_.predict(
-                self._matrix(records, candidate), num_iteration=candidate.rounds_, num_threads=1
+                self._trees(records, candidate), num_iteration=candidate.rounds_, num_threads=1
             )
+        elif isinstance(candidate, LogisticCandidate):
+            raw = self._linear(records, candidate)
         else:
             raw = candidate.predict(self.bundle.prepare(self.frame(records)))
         return np.asarray(self.bundle.calibrator.predict(np.asarray(raw, dtype=float)))
@@ -127,35 +138,87 @@ class ServedModel:
         plan = self.bundle.manifest.get("derived") or {}
         return add_frozen(frame, plan) if plan else frame
 
-    def _matrix(self, records: list[dict[str, Any]], model: LightGBMCandidate) -> np.ndarray:
-        x = np.full((len(records), len(model.features_)), np.nan)
-        position = {name: i for i, name in enumerate(model.features_)}
-        for j, item in enumerate(self.inputs):
-            i = position.get(item.name)
-            if i is None:
+    def _numbers(self, records: list[dict[str, Any]], columns: list[str]) -> np.ndarray:
+        """Numeric columns as training saw them (float32 values), derived ones computed."""
+        x = np.full((len(records), len(columns)), np.nan)
+        text = {item.name for item in self.inputs if not item.numeric}
+        for i, name in enumerate(columns):
+            if name in self._derived_names or name in text:
                 continue
-            if item.numeric:
-                for r, record in enumerate(records):
-                    value = record.get(item.name)
-                    if value is not None:
-                        x[r, i] = np.float32(value)  # as in training: float32 values
-            else:
-                codes = self._codes[item.name]
-                for r, record in enumerate(records):
-                    code = codes.get(str(record.get(item.name)))
-                    if code is not None:
-                        x[r, i] = code
-            del j
-        assert self.bundle is not None
-        plan = self.bundle.manifest.get("derived") or {}
-        if plan:
-            names = derived_inputs(plan)
-            inputs = pd.DataFrame(x[:, [position[n] for n in names]], columns=names)
-            added = add_frozen(inputs, plan)
-            for name in derived_columns(plan):
-                if name in position:
-                    x[:, position[name]] = added[name].to_numpy(dtype=float)
+            for r, record in enumerate(records):
+                value = record.get(name)
+                if value is not None:
+                    x[r, i] = np.float32(value)
+        if self._bgnbd is not None:
+            wanted = [
+                (i, self._derived_names.index(n))
+                for i, n in enumerate(columns)
+                if n in self._derived_names
+            ]
+            if wanted:
+                derived = self._derived(records)
+                for i, j in wanted:
+                    x[:, i] = derived[:, j]
         return x
+
+    def _derived(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """BG/NBD P(alive), expected events, P(no event) with the frozen model (float32)."""
+        assert self._bgnbd is not None
+        source, horizon = self._bgnbd_source, self._bgnbd_horizon
+        names = [
+            f"{source}_active_days_all",
+            f"{source}_days_since_first",
+            f"{source}_days_since_last",
+        ]
+        inputs = np.array(
+            [[np.nan if r.get(n) is None else np.float32(r[n]) for n in names] for r in records],
+            dtype=float,
+        ).reshape(len(records), 3)
+        out = np.full((len(records), 3), np.nan)
+        seen = inputs[:, 0] > 0
+        if seen.any():
+            days, first, last = inputs[seen, 0], inputs[seen, 1], inputs[seen, 2]
+            x, t_big = days - 1, first
+            t_x = t_big - last
+            model = self._bgnbd
+            out[seen] = np.column_stack(
+                [
+                    model.p_alive(x, t_x, t_big),
+                    model.expected_events(x, t_x, t_big, horizon),
+                    model.p_no_event(x, t_x, t_big, horizon),
+                ]
+            )
+        return out.astype(np.float32).astype(float)
+
+    def _trees(self, records: list[dict[str, Any]], model: LightGBMCandidate) -> np.ndarray:
+        x = self._numbers(records, model.features_)
+        for c in model.categorical_:
+            i = model.features_.index(c)
+            codes = self._codes[c]
+            for r, record in enumerate(records):
+                code = codes.get(str(record.get(c)))
+                x[r, i] = np.nan if code is None else code
+        return x
+
+    def _linear(self, records: list[dict[str, Any]], model: LogisticCandidate) -> np.ndarray:
+        """The logistic (or ridge) model's own preparation, in NumPy, for a few records."""
+        raw = self._numbers(records, model.numeric_)
+        raw = np.where(np.isfinite(raw), raw, np.nan)
+        filled = np.where(np.isnan(raw), np.asarray(model.medians_), raw)
+        where = {c: j for j, c in enumerate(model.numeric_)}
+        flags = [np.isnan(raw[:, where[c]]) for c in model.flags_]
+        dense = np.column_stack([filled, *flags]) if flags else filled
+        parts = [(dense - np.asarray(model.mean_)) / np.asarray(model.scale_)]
+        for c in model.categorical_:
+            levels = model.levels_[c]
+            texts = ["<missing>" if r.get(c) is None else str(r.get(c)) for r in records]
+            parts.append(
+                np.array([[t == v for v in levels] + [t not in levels] for t in texts], float)
+            )
+        z = np.column_stack(parts) @ np.asarray(model.coef_) + model.intercept_
+        if isinstance(model, LinearCandidate):
+            return np.asarray(z)
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def decide(self, scores: np.ndarray) -> list[dict[str, Any]]:
         """Tier, action, expected value and capacity flag for each score."""
@@ -264,6 +327,7 @@ def load_served(
         limit = policy.limit(len(reference))
         ranked = np.sort(reference)[::-1]
         cut = math.inf if limit == 0 else float(ranked[limit - 1]) if limit < len(ranked) else cut
+    frozen = plan.get("bgnbd", {}).get("frozen")
     return ServedModel(
         version=version,
         bundle=bundle,
@@ -276,4 +340,8 @@ def load_served(
         spec=spec,
         _typical=bundle.typical(),
         _codes=codes,
+        _bgnbd=None if frozen is None else BGNBD.from_dict(frozen["model"]),
+        _bgnbd_source=plan.get("bgnbd", {}).get("source", ""),
+        _bgnbd_horizon=float(plan.get("bgnbd", {}).get("horizon", 0.0)),
+        _derived_names=derived_columns(plan),
     )
