@@ -81,7 +81,8 @@ def test_keys_are_printed_once_and_stored_as_hashes(project):
     db = (project / ".propensity" / "propensity.db").read_bytes()
     assert secret.encode() not in db
     listed = json.loads(cli("keys", "list", "--project", project, "--json").stdout)
-    assert [k["name"] for k in listed if k["role"] == "analyst"] == ["crm-sync"]
+    assert [k["role"] for k in listed if k["name"] == "crm-sync"] == ["analyst"]
+    assert all("key" not in k for k in listed)
     again = cli("keys", "create", "--role", "analyst", "--name", "crm-sync", "--project", project)
     assert again.returncode == 2
     assert "a key named 'crm-sync' exists" in again.stderr
