@@ -312,6 +312,8 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
+        # anything else busy on the machine shows here, and skews the run
+        "load_average_1min_before": os.getloadavg()[0],
         "packages": {name: version(name) for name in packages},
     }
 
@@ -349,6 +351,7 @@ def main() -> None:
     logs = HERE / "results" / "serve-logs"
     logs.mkdir(parents=True, exist_ok=True)
 
+    info = machine()
     services: dict[str, dict[str, Any]] = {}
     answers: dict[str, list[dict[str, Any]]] = {}
     if args.only != "reference":
@@ -381,7 +384,6 @@ def main() -> None:
         )
         answers["reference"] = seen["answers"]
 
-    info = machine()
     print(
         f"POST /v1/predict, one record, {args.connections} connections, {args.seconds:g} s, "
         f"load from {args.generator} ({info['cores']} cores, {dt.date.today()})"

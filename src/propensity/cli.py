@@ -277,7 +277,7 @@ def score(
     ] = None,
     project: ProjectOpt = Path("."),
     bundle: Annotated[
-        str | None, typer.Option(help="A bundle version (default: the latest).")
+        str | None, typer.Option(help="A bundle version (default: production, else the latest).")
     ] = None,
     reasons: Annotated[
         str,
@@ -338,7 +338,7 @@ def whatif(
     by: Annotated[str, typer.Option(help="Walk thresholds or capacities.")] = "threshold",
     steps: Annotated[int, typer.Option(min=2, max=100, help="Rows in the table.")] = 10,
     bundle: Annotated[
-        str | None, typer.Option(help="A bundle version (default: the latest).")
+        str | None, typer.Option(help="A bundle version (default: production, else the latest).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -390,7 +390,7 @@ def whatif(
 def report(
     project: ProjectOpt = Path("."),
     bundle: Annotated[
-        str | None, typer.Option(help="A bundle version (default: the latest).")
+        str | None, typer.Option(help="A bundle version (default: production, else the latest).")
     ] = None,
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Where to write the HTML file.")

@@ -212,7 +212,7 @@ class Project:
         *,
         reasons_for: int | None = 10_000,
     ) -> dict[str, Any]:
-        """Score every customer eligible on ``as_of`` with the latest (or a named) bundle.
+        """Score every customer eligible on ``as_of`` with the production (or a named) bundle.
 
         Features are computed at ``as_of`` exactly as at a training cutoff; the date must
         lie within the data. None means the day after the last event (every event seen).
@@ -301,12 +301,12 @@ class Project:
             con.close()
 
     def load_bundle(self, version: str | None = None, *, verb: str = "load") -> Bundle:
-        """The latest bundle (``.propensity/bundles/LATEST``) or a named one, verified."""
+        """The production bundle (else the latest trained one) or a named one, verified."""
         from propensity.modeling.bundle import load_bundle
+        from propensity.registry import Registry
 
         bundles = self.workspace / "bundles"
-        latest = bundles / "LATEST"
-        version = version or (latest.read_text().strip() if latest.is_file() else None)
+        version = version or Registry(self.workspace).serving()
         if version is None:
             raise DataError(f"{verb}: no trained model; run `propensity train` first")
         if not (bundles / version).is_dir():
@@ -317,7 +317,7 @@ class Project:
         return load_bundle(bundles / version)
 
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
-        """Write the HTML report of the latest (or a named) bundle; returns its path.
+        """Write the HTML report of the production (or a named) bundle; returns its path.
 
         The default place is ``.propensity/reports/<version>.html``.
         """

@@ -63,7 +63,11 @@ def test_train_via_the_cli(shop):
     assert manifest["training_window"]["last_cutoff"] <= "2025-10-01"
     assert {f["name"] for f in manifest["features"]} >= {"orders_days_since_last", "plan"}
     # BG/NBD scores are derived per cutoff and offered to the other candidates
+    frozen = manifest["derived"]["bgnbd"].pop("frozen")
     assert manifest["derived"] == {"bgnbd": {"source": "orders", "horizon": 90.0}}
+    # for single records (the service): the BG/NBD model of the frame's latest cutoff
+    assert frozen["cutoff"] >= manifest["training_window"]["last_cutoff"]
+    assert set(frozen["model"]["params"]) == {"r", "alpha", "a", "b"}
     if summary["chosen"] == "lightgbm":
         assert (
             "orders_bgnbd_p_alive"
