@@ -291,7 +291,7 @@ class Project:
                         summary.get("as_of"),
                         str(summary.get("bundle")),
                         str(out.resolve()),
-                        str(copy),
+                        str(copy.relative_to(self.workspace)),  # the project may move
                         int(summary["rows"]),
                         str(summary["column"]),
                     ),

@@ -145,14 +145,6 @@ def copy_project(trained: dict[str, Any], tmp_path: Path) -> Path:
     """A private copy of the trained project, for tests that change what serves."""
     root = tmp_path / "project"
     shutil.copytree(trained["root"], root, ignore=shutil.ignore_patterns("server-*.log"))
-    # score runs point at the original workspace's copies: repoint them
-    con = connect(root / ".propensity")
-    with con:
-        con.execute(
-            "UPDATE score_runs SET copy = replace(copy, ?, ?)",
-            (str(trained["root"]), str(root)),
-        )
-    con.close()
     return root
 
 

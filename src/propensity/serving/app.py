@@ -17,7 +17,6 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,7 +160,10 @@ class Service:
         sql = "SELECT id, copy, bundle, as_of, at, score_column FROM score_runs"
         rows = self.con.execute(sql + " ORDER BY id DESC").fetchall()
         names = ("id", "copy", "bundle", "as_of", "at", "score_column")
-        runs = [dict(zip(names, r, strict=True)) for r in rows if Path(r[1]).is_file()]
+        runs = [dict(zip(names, r, strict=True)) for r in rows]
+        for run in runs:  # copies are stored relative to the workspace
+            run["copy"] = self.workspace / run["copy"]
+        runs = [r for r in runs if r["copy"].is_file()]
         mine = [r for r in runs if r["bundle"] == version]
         if mine or exact:
             return mine[0] if mine else None
