@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from propensity.errors import DataError
 from propensity.modeling.bgnbd import BGNBD
@@ -142,3 +144,22 @@ def test_bgnbd_features_fit_each_cutoff_on_its_own_rows():
     assert np.nanmean(later) > np.nanmean(earlier)
     with pytest.raises(DataError, match="lacks orders_active_days_all"):
         bgnbd_features(frame.drop(columns="orders_active_days_all"), "orders", 13)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=st.integers(0, 200),
+    first=st.floats(0, 2000, allow_nan=False),
+    share=st.floats(0, 1),
+    horizon=st.sampled_from([30.0, 90.0, 365.0]),
+    a=st.sampled_from([0.5, 2.0, 130.0]),
+)
+def test_one_history_in_floats_equals_the_arrays(x, first, share, horizon, a):
+    model = BGNBD.from_dict(
+        {"model": "bgnbd", "params": {"r": 1.2, "alpha": 40.0, "a": a, "b": 3.5}}
+    )
+    t_x = 0.0 if x == 0 else first * share
+    arrays = model.scores([x], [t_x], [first], horizon)
+    one = model.score_one(float(x), t_x, first, horizon)
+    for vector, scalar in zip(arrays, one, strict=True):
+        assert scalar == pytest.approx(float(vector[0]), rel=1e-9, abs=1e-12, nan_ok=True)

@@ -243,3 +243,48 @@ def test_schemathesis_finds_no_server_error(server, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "passed" in done.stdout
+
+
+def test_histories_bgnbd_cannot_read_get_422(server, trained):
+    good = records(trained["root"], 1)[0]
+    backwards = {
+        **good,
+        "orders_active_days_all": 3.0,
+        "orders_days_since_first": 100.0,
+        "orders_days_since_last": 150.0,
+    }
+    single = {
+        **good,
+        "orders_active_days_all": 1.0,
+        "orders_days_since_first": 100.0,
+        "orders_days_since_last": 40.0,
+    }
+    never = {
+        **good,
+        "orders_active_days_all": 0.0,
+        "orders_days_since_first": None,
+        "orders_days_since_last": None,
+    }
+    with server.client("scorer") as c:
+        answer = c.post("/v1/predict", json=[backwards, single])
+        fine = c.post("/v1/predict", json=never)
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "detail": [
+            {
+                "field": "orders_days_since_last",
+                "reason": "orders_days_since_last (150) must lie between 0 and "
+                "orders_days_since_first (100): the last event cannot come before the first",
+                "type": "inconsistent_history",
+                "record": 0,
+            },
+            {
+                "field": "orders_active_days_all",
+                "reason": "orders_active_days_all is 1, so orders_days_since_first and "
+                "orders_days_since_last must be equal (got 100 and 40)",
+                "type": "inconsistent_history",
+                "record": 1,
+            },
+        ]
+    }
+    assert fine.status_code == 200, fine.text  # no event yet: no BG/NBD score, as in training

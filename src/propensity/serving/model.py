@@ -26,7 +26,7 @@ from propensity.modeling.candidates import (
     LinearCandidate,
     LogisticCandidate,
 )
-from propensity.modeling.derived import add_frozen, derived_columns
+from propensity.modeling.derived import add_frozen, derived_columns, derived_inputs
 from propensity.spec import Spec
 
 __all__ = ["Input", "ServedModel", "base_rate", "fallback_model", "load_served"]
@@ -58,9 +58,10 @@ class ServedModel:
     _typical: dict[str, object] = field(default_factory=dict)
     _codes: dict[str, dict[str, int]] = field(default_factory=dict)
     _bgnbd: BGNBD | None = None
-    _bgnbd_source: str = ""
     _bgnbd_horizon: float = 0.0
     _derived_names: list[str] = field(default_factory=list)
+    _layouts: dict[int, Any] = field(default_factory=dict)
+    _history_names: tuple[str, str, str] = ("", "", "")
 
     @property
     def fallback(self) -> bool:
@@ -138,56 +139,88 @@ class ServedModel:
         plan = self.bundle.manifest.get("derived") or {}
         return add_frozen(frame, plan) if plan else frame
 
+    def _layout(self, columns: list[str]) -> tuple[np.ndarray, list[str], list[tuple[int, int]]]:
+        """Where each plain numeric column and each derived one goes (worked out once)."""
+        found = self._layouts.get(id(columns))
+        if found is None:
+            text = {item.name for item in self.inputs if not item.numeric}
+            derived = self._derived_names
+            plain = [(i, n) for i, n in enumerate(columns) if n not in derived and n not in text]
+            found = (
+                np.array([i for i, _ in plain], dtype=np.intp),
+                [n for _, n in plain],
+                [(i, derived.index(n)) for i, n in enumerate(columns) if n in derived],
+            )
+            self._layouts[id(columns)] = found
+        return found
+
     def _numbers(self, records: list[dict[str, Any]], columns: list[str]) -> np.ndarray:
         """Numeric columns as training saw them (float32 values), derived ones computed."""
+        positions, names, derived = self._layout(columns)
         x = np.full((len(records), len(columns)), np.nan)
-        text = {item.name for item in self.inputs if not item.numeric}
-        for i, name in enumerate(columns):
-            if name in self._derived_names or name in text:
-                continue
-            for r, record in enumerate(records):
-                value = record.get(name)
-                if value is not None:
-                    x[r, i] = np.float32(value)
-        if self._bgnbd is not None:
-            wanted = [
-                (i, self._derived_names.index(n))
-                for i, n in enumerate(columns)
-                if n in self._derived_names
-            ]
-            if wanted:
-                derived = self._derived(records)
-                for i, j in wanted:
-                    x[:, i] = derived[:, j]
+        for r, record in enumerate(records):  # values are rounded to float32 as in training
+            given = [record.get(n) for n in names]
+            row = np.array([math.nan if v is None else v for v in given], dtype=np.float64)
+            x[r, positions] = row.astype(np.float32)
+        if derived and self._bgnbd is not None:
+            scores = self._derived(records)
+            for i, j in derived:
+                x[:, i] = scores[:, j]
         return x
+
+    def _history(self, record: dict[str, Any]) -> tuple[float, float, float] | None:
+        """(active days, days since first, days since last) as float32 values, if all given."""
+        values = [record.get(name) for name in self._history_names]
+        if any(v is None for v in values):
+            return None
+        active, first, last = (float(np.float32(v)) for v in values)
+        return active, first, last
+
+    def history_problems(self, records: list[dict[str, Any]], many: bool) -> list[dict[str, Any]]:
+        """Histories BG/NBD cannot read: a last event before the first, and the like."""
+        if self._bgnbd is None:
+            return []
+        problems = []
+        active_name, first_name, last_name = self._history_names
+        for n, record in enumerate(records):
+            found = self._history(record)
+            if found is None or found[0] <= 0:
+                continue
+            active, first, last = found
+            reason = None
+            if active < 1:
+                reason = f"{active_name} is {active:g}: a customer with events has at least 1"
+            elif not 0 <= last <= first:
+                reason = (
+                    f"{last_name} ({last:g}) must lie between 0 and {first_name} ({first:g}): "
+                    "the last event cannot come before the first"
+                )
+            elif active == 1 and last != first:
+                reason = (
+                    f"{active_name} is 1, so {first_name} and {last_name} must be equal "
+                    f"(got {first:g} and {last:g})"
+                )
+            if reason is not None:
+                entry: dict[str, Any] = {
+                    "field": last_name if "lie between" in reason else active_name,
+                    "reason": reason,
+                    "type": "inconsistent_history",
+                }
+                if many:
+                    entry["record"] = n
+                problems.append(entry)
+        return problems
 
     def _derived(self, records: list[dict[str, Any]]) -> np.ndarray:
         """BG/NBD P(alive), expected events, P(no event) with the frozen model (float32)."""
         assert self._bgnbd is not None
-        source, horizon = self._bgnbd_source, self._bgnbd_horizon
-        names = [
-            f"{source}_active_days_all",
-            f"{source}_days_since_first",
-            f"{source}_days_since_last",
-        ]
-        inputs = np.array(
-            [[np.nan if r.get(n) is None else np.float32(r[n]) for n in names] for r in records],
-            dtype=float,
-        ).reshape(len(records), 3)
         out = np.full((len(records), 3), np.nan)
-        seen = inputs[:, 0] > 0
-        if seen.any():
-            days, first, last = inputs[seen, 0], inputs[seen, 1], inputs[seen, 2]
-            x, t_big = days - 1, first
-            t_x = t_big - last
-            model = self._bgnbd
-            out[seen] = np.column_stack(
-                [
-                    model.p_alive(x, t_x, t_big),
-                    model.expected_events(x, t_x, t_big, horizon),
-                    model.p_no_event(x, t_x, t_big, horizon),
-                ]
-            )
+        for n, record in enumerate(records):
+            found = self._history(record)
+            if found is None or found[0] <= 0:
+                continue  # no event yet: no BG/NBD score, as in training
+            active, first, last = found
+            out[n] = self._bgnbd.score_one(active - 1, first - last, first, self._bgnbd_horizon)
         return out.astype(np.float32).astype(float)
 
     def _trees(self, records: list[dict[str, Any]], model: LightGBMCandidate) -> np.ndarray:
@@ -341,7 +374,7 @@ def load_served(
         _typical=bundle.typical(),
         _codes=codes,
         _bgnbd=None if frozen is None else BGNBD.from_dict(frozen["model"]),
-        _bgnbd_source=plan.get("bgnbd", {}).get("source", ""),
+        _history_names=tuple(derived_inputs(plan)) if frozen else ("", "", ""),  # type: ignore[arg-type]
         _bgnbd_horizon=float(plan.get("bgnbd", {}).get("horizon", 0.0)),
         _derived_names=derived_columns(plan),
     )
