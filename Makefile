@@ -50,6 +50,7 @@ bench: $(VENV)/.all
 	$(BIN)/python benchmarks/build.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -67,6 +67,7 @@ class MetricsMiddleware:
     def __init__(self, app: Any, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Count the request once it is answered."""
@@ -86,5 +87,13 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(name, scope.get("method", ""), str(status[0])).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+            labels = (name, scope.get("method", ""), status[0])
+            children = self.children.get(labels)
+            if children is None:  # one lookup per route and status, not per request
+                children = (
+                    self.metrics.requests.labels(labels[0], labels[1], str(labels[2])),
+                    self.metrics.latency.labels(name),
+                )
+                self.children[labels] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from propensity.decisions.policy import Policy, assign_tiers
+from propensity.decisions.policy import Policy
 from propensity.errors import PropensityError
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
@@ -159,9 +159,7 @@ class ServedModel:
         positions, names, derived = self._layout(columns)
         x = np.full((len(records), len(columns)), np.nan)
         for r, record in enumerate(records):  # values are rounded to float32 as in training
-            given = [record.get(n) for n in names]
-            row = np.array([math.nan if v is None else v for v in given], dtype=np.float64)
-            x[r, positions] = row.astype(np.float32)
+            x[r, positions] = np.array(list(map(record.get, names)), dtype=np.float32)
         if derived and self._bgnbd is not None:
             scores = self._derived(records)
             for i, j in derived:
@@ -254,22 +252,24 @@ class ServedModel:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def decide(self, scores: np.ndarray) -> list[dict[str, Any]]:
-        """Tier, action, expected value and capacity flag for each score."""
+        """Tier, action, expected value and capacity flag for each score.
+
+        The same rules as :func:`~propensity.decisions.policy.assign_tiers`, in plain
+        Python: a request holds a handful of scores, where NumPy costs more than it saves.
+        """
+        binary = self.task == "binary"
+        tiers = sorted(self.policy.tiers, key=lambda t: -t[1]) if binary else []
+        benefit, cost = (self.policy.benefit if binary else 1.0), self.policy.cost
         out: list[dict[str, Any]] = []
-        if self.task == "binary":
-            tiers, actions = assign_tiers(scores, self.policy.tiers)
-            worth = scores * self.policy.benefit - self.policy.cost
-        else:
-            tiers = actions = np.full(len(scores), "", dtype=object)
-            worth = scores - self.policy.cost
-        for n, score in enumerate(scores):
+        for value in scores.tolist():
+            tier = next((t for t in tiers if value >= t[1]), None)
             out.append(
                 {
-                    self.score_name: float(score),
-                    "tier": str(tiers[n]) or None,
-                    "action": str(actions[n]) or None,
-                    "expected_value": float(worth[n]),
-                    "in_capacity": bool(not self.fallback and score >= self.cut),
+                    self.score_name: value,
+                    "tier": None if tier is None else tier[0],
+                    "action": (tier[2] or "no action") if tier else "no action" if binary else None,
+                    "expected_value": value * benefit - cost,
+                    "in_capacity": bool(not self.fallback and value >= self.cut),
                 }
             )
         return out

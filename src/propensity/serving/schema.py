@@ -45,6 +45,21 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+_LOOKUPS: dict[int, tuple[list[Input], dict[str, Input], dict[str, set[str]]]] = {}
+
+
+def _lookups(inputs: list[Input]) -> tuple[dict[str, Input], dict[str, set[str]]]:
+    """Each input by name, and the levels of the text ones (worked out once per model)."""
+    found = _LOOKUPS.get(id(inputs))
+    if found is None or found[0] is not inputs:
+        fields = {item.name: item for item in inputs}
+        levels = {item.name: set(item.levels) for item in inputs if not item.numeric}
+        if len(_LOOKUPS) > 16:
+            _LOOKUPS.clear()
+        found = _LOOKUPS[id(inputs)] = (inputs, fields, levels)
+    return found[1], found[2]
+
+
 def check_records(
     records: list[Any],
     inputs: list[Input],
@@ -54,8 +69,7 @@ def check_records(
     many: bool,
 ) -> tuple[list[Problem], list[list[str]]]:
     """Problems with the records (empty when all are fine) and per-record warnings."""
-    fields = {item.name: item for item in inputs}
-    levels = {item.name: set(item.levels) for item in inputs if not item.numeric}
+    fields, levels = _lookups(inputs)
     problems: list[Problem] = []
     warnings: list[list[str]] = []
     for n, record in enumerate(records):
