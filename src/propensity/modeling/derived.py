@@ -110,7 +110,8 @@ def add_frozen(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
     model = BGNBD.from_dict(plan["bgnbd"]["frozen"]["model"])
     names = derived_columns(plan)
     inputs = frame[_inputs(source)].astype(float)
-    seen = (inputs[f"{source}_active_days_all"] > 0).to_numpy()
+    # customers with events and a whole history; anything else gets no score, as in training
+    seen = ((inputs[f"{source}_active_days_all"] > 0) & inputs.notna().all(axis=1)).to_numpy()
     values = np.full((len(frame), 3), np.nan)
     if seen.any():
         scores = score_histories(model, inputs[seen], source, horizon)

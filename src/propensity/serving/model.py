@@ -26,7 +26,7 @@ from propensity.modeling.candidates import (
     LinearCandidate,
     LogisticCandidate,
 )
-from propensity.modeling.derived import add_frozen, derived_columns, derived_inputs
+from propensity.modeling.derived import derived_columns, derived_inputs
 from propensity.spec import Spec
 
 __all__ = ["Input", "ServedModel", "base_rate", "fallback_model", "load_served"]
@@ -134,10 +134,11 @@ class ServedModel:
                 )
             else:
                 columns[item.name] = pd.Series(values, dtype=object)
-        frame = pd.DataFrame(columns)
-        assert self.bundle is not None
-        plan = self.bundle.manifest.get("derived") or {}
-        return add_frozen(frame, plan) if plan else frame
+        if self._bgnbd is not None:  # the same values the scores used
+            derived = self._derived(records)
+            for j, name in enumerate(self._derived_names):
+                columns[name] = derived[:, j].astype(np.float32)
+        return pd.DataFrame(columns)
 
     def _layout(self, columns: list[str]) -> tuple[np.ndarray, list[str], list[tuple[int, int]]]:
         """Where each plain numeric column and each derived one goes (worked out once)."""
