@@ -288,3 +288,16 @@ def test_histories_bgnbd_cannot_read_get_422(server, trained):
         ]
     }
     assert fine.status_code == 200, fine.text  # no event yet: no BG/NBD score, as in training
+
+
+def test_promote_takes_only_version_names(server):
+    with server.client("admin") as c:
+        outside = c.post("/v1/models/promote", json={"version": "/tmp/x", "reason": "r"})
+        unknown = c.post("/v1/models/promote", json={"version": "nope", "reason": "r"})
+        silent = c.post("/v1/models/promote", json={"version": "nope"})
+    assert outside.status_code == 422
+    assert outside.json()["detail"][0]["field"] == "version"
+    assert unknown.status_code == 409
+    assert "version 'nope' refused" in unknown.json()["detail"]
+    assert silent.status_code == 422
+    assert silent.json()["detail"][0]["field"] == "reason"

@@ -50,7 +50,12 @@ _KEY_TTL = 5.0  # seconds a key lookup is trusted (revocations take effect withi
 class Promotion(BaseModel):
     """Body of ``POST /v1/models/promote``."""
 
-    version: str = Field(min_length=1, max_length=64, description="a bundle version")
+    version: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="a bundle version (a folder name under .propensity/bundles)",
+    )
     reason: str = Field(min_length=1, max_length=1000, description="why; kept in the history")
 
 
