@@ -572,6 +572,85 @@ def rollback(
     out.print(f"production -> {version}", highlight=False)
 
 
+@app.command()
+def monitor(
+    project: ProjectOpt = Path("."),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date to look at (ISO); default: the end of the data."),
+    ] = None,
+    bundle: Annotated[
+        str | None, typer.Option(help="A bundle version (default: production, else the latest).")
+    ] = None,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 at this verdict or worse: warn, alert or never.")
+    ] = "alert",
+    as_json: JsonOpt = False,
+) -> None:
+    """Drift against the model's reference and realized performance of past score runs."""
+    import datetime as dt
+
+    from propensity.errors import DataError
+    from propensity.project import Project
+
+    if fail_on not in ("warn", "alert", "never"):
+        raise DataError(f"--fail-on: {fail_on!r} is not warn, alert or never")
+    try:
+        day = None if as_of is None else dt.date.fromisoformat(as_of)
+    except ValueError:
+        raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
+    result = Project.load(project).monitor(day, bundle)
+    if as_json:
+        _emit_json(result)
+    else:
+        _print_monitor(result)
+    levels = ("ok", "warn", "alert")
+    if fail_on != "never" and levels.index(result["verdict"]) >= levels.index(fail_on):
+        raise typer.Exit(1)
+
+
+def _print_monitor(result: dict[str, Any]) -> None:
+    colour = {"ok": "green", "warn": "yellow", "alert": "red"}
+    drift = result["drift"]
+    out.print(
+        f"monitor {result['bundle']} as of {result['as_of']}: "
+        f"[{colour[result['verdict']]}]{result['verdict']}[/]",
+        highlight=False,
+    )
+    size, score = drift["population"], drift["score"]
+    shown = "n/a" if score["psi"] is None else f"{score['psi']:.3f}"
+    out.print(
+        f"population {size['rows']:,} (reference {size['reference_rows']:,}, "
+        f"{size['change']:+.0%}): {size['verdict']}; score PSI {shown}: {score['verdict']}",
+        highlight=False,
+    )
+    table = Table("feature", "PSI", "missing change", "new levels", "verdict")
+    for name, f in list(drift["features"].items())[:10]:
+        table.add_row(
+            name,
+            f"{f['psi']:.3f}",
+            f"{f['missing_change']:+.3f}",
+            ", ".join(f.get("new_levels", [])[:3]),
+            f"[{colour[f['verdict']]}]{f['verdict']}[/]",
+        )
+    out.print(table)
+    if result["realized"]:
+        runs = Table("scored as of", "customers", "ROC-AUC realized", "promised", "verdict")
+        for r in result["realized"]:
+            promised = r["promised"].get("roc_auc")
+            runs.add_row(
+                r["as_of"] + (" (in sample)" if r.get("in_sample") else ""),
+                f"{r['customers']:,}",
+                f"{r['realized']['roc_auc']:.4f}",
+                "" if promised is None else f"{promised:.4f}",
+                f"[{colour[r['verdict']]}]{r['verdict']}[/]",
+            )
+        out.print(runs)
+    else:
+        out.print("no score run has a closed label window yet: nothing realized to judge")
+    out.print(f"details: {result['path']}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:

@@ -316,6 +316,16 @@ class Project:
             )
         return load_bundle(bundles / version)
 
+    def monitor(self, as_of: dt.date | None = None, bundle: str | None = None) -> dict[str, Any]:
+        """Drift at ``as_of`` against the bundle's reference, and realized performance.
+
+        See :func:`propensity.monitoring.check.monitor`; the result is also written to
+        ``.propensity/monitoring/<date>-<version>.json``.
+        """
+        from propensity.monitoring.check import monitor
+
+        return monitor(self, as_of, bundle)
+
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
         """Write the HTML report of the production (or a named) bundle; returns its path.
 

@@ -31,6 +31,7 @@ __all__ = [
     "EngineSection",
     "EntitySection",
     "FeaturesSection",
+    "MonitorSection",
     "PolicySection",
     "PopulationSection",
     "ProjectSection",
@@ -288,6 +289,23 @@ class ServeSection(_Section):
     fallback_score: float | None = Field(default=None, ge=0.0)
 
 
+class MonitorSection(_Section):
+    """``[monitor]``: when drift and realized performance warn or alert."""
+
+    #: population stability index of a feature or of the score
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_alert: float = Field(default=0.25, gt=0)
+    #: change in a feature's share of missing values (absolute)
+    missing_warn: float = Field(default=0.05, gt=0)
+    missing_alert: float = Field(default=0.2, gt=0)
+    #: relative change in the number of customers scored
+    size_warn: float = Field(default=0.2, gt=0)
+    size_alert: float = Field(default=0.5, gt=0)
+    #: realized ROC-AUC below what the backtest promised, by this much
+    auc_drop_warn: float = Field(default=0.03, gt=0)
+    auc_drop_alert: float = Field(default=0.05, gt=0)
+
+
 #: the sections that decide what the frame holds (not policy, engine, backtest, train)
 FRAME_SECTIONS = ("entity", "sources", "target", "population", "cutoffs", "features")
 
@@ -310,6 +328,7 @@ class Spec(_Section):
     backtest: BacktestSection = BacktestSection()
     train: TrainSection = TrainSection()
     serve: ServeSection = ServeSection()
+    monitor: MonitorSection = MonitorSection()
 
     @model_validator(mode="after")
     def _check_references(self) -> Spec:

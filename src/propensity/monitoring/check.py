@@ -1,0 +1,169 @@
+"""``propensity monitor``: the population at a date and the outcomes that have arrived.
+
+Two questions, answered from the data alone:
+
+- does the population the model now scores look like the one it was judged on? (feature
+  drift, score drift and size, against the bundle's reference);
+- for every past ``score`` run whose label window has closed by the date, how good were
+  the scores, now that the outcomes are known? (ROC-AUC, calibration and lift as realized,
+  against what the backtest promised on its test cutoff).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from propensity._io import atomic_path
+from propensity.engine import Engine
+from propensity.errors import DataError
+from propensity.monitoring.drift import Thresholds, compare, verdict, worst
+from propensity.snapshots.frame import event_span, plan_frame
+from propensity.sources.reading import open_sources
+from propensity.store import connect
+
+if TYPE_CHECKING:
+    from propensity.project import Project
+
+__all__ = ["monitor"]
+
+
+def _thresholds(project: Project) -> Thresholds:
+    m = project.spec.monitor
+    return Thresholds(
+        psi_warn=m.psi_warn,
+        psi_alert=m.psi_alert,
+        missing_warn=m.missing_warn,
+        missing_alert=m.missing_alert,
+        size_warn=m.size_warn,
+        size_alert=m.size_alert,
+    )
+
+
+def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) -> dict[str, Any]:
+    """Drift at ``as_of`` (default: the day after the last event) and realized performance."""
+    spec = project.spec
+    if spec.table_mode or spec.target is None:
+        raise DataError(
+            "monitor: this project has no time (one table) or no target; monitoring compares "
+            "populations at dates and outcomes that arrive later"
+        )
+    model = project.load_bundle(bundle, verb="monitor")
+    reference = json.loads((model.path / "reference.json").read_text())
+    key = spec.entity.key
+    horizon = dt.timedelta(days=spec.target.horizon.days)
+    engine = Engine(spec.engine, project.workspace / "tmp")
+    try:
+        sources = open_sources(engine, spec, project.root)
+        first, last = event_span(engine, sources)
+        end = last + dt.timedelta(days=1)
+        as_of = as_of or end
+        if not first < as_of <= end:
+            raise DataError(
+                f"--as-of: {as_of} is outside the data, which runs from {first} to {last}; "
+                "pick a date in between (or the day after the end)"
+            )
+        plan = plan_frame(engine, spec, sources, cutoffs=[as_of], materialize=True)
+        with atomic_path(project.workspace / "tmp" / "monitor_features.parquet") as tmp:
+            engine.write_parquet(plan.expr, tmp)
+            frame = pd.read_parquet(tmp)
+        if not len(frame):
+            raise DataError(f"monitor: no customer is eligible on {as_of}")
+        frame = model.prepare(frame)
+        scores = model.predict(frame)
+        drift = compare(frame, scores, reference, _thresholds(project))
+        realized = _realized(project, engine, sources, min(as_of, end), horizon, key)
+    finally:
+        engine.close()
+    checks = [drift["verdict"], *(r["verdict"] for r in realized)]
+    result = {
+        "as_of": str(as_of),
+        "bundle": model.path.name,
+        "verdict": worst(checks),
+        "drift": drift,
+        "realized": realized,
+    }
+    out = project.workspace / "monitoring" / f"{as_of}-{model.path.name}.json"
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    result["path"] = str(out)
+    return result
+
+
+def _realized(
+    project: Project,
+    engine: Engine,
+    sources: dict[str, Any],
+    closed_by: dt.date,
+    horizon: dt.timedelta,
+    key: str,
+) -> list[dict[str, Any]]:
+    """Each past score run whose label window ends by ``closed_by``, joined to its outcomes."""
+    from propensity.modeling.metrics import classification_report
+
+    con = connect(project.workspace)
+    try:
+        runs = con.execute(
+            "SELECT id, at, as_of, bundle, copy, score_column FROM score_runs "
+            "WHERE as_of IS NOT NULL ORDER BY as_of, id"
+        ).fetchall()
+    finally:
+        con.close()
+    latest: dict[str, tuple[Any, ...]] = {}
+    for run in runs:  # one run per date: the latest made
+        latest[run[2]] = run
+    thresholds = project.spec.monitor
+    out = []
+    for run_id, at, as_of_text, version, copy, column in latest.values():
+        day = dt.date.fromisoformat(as_of_text)
+        path = project.workspace / copy
+        if day + horizon > closed_by or column != "probability" or not path.is_file():
+            continue
+        plan = plan_frame(engine, project.spec, sources, cutoffs=[day], with_features=False)
+        labels = engine.to_pandas(plan.expr.select(key, "label"))
+        labels = labels[labels["label"].notna()]
+        scored = pd.read_parquet(path, columns=[key, column])
+        scored[key] = scored[key].astype(str)
+        labels[key] = labels[key].astype(str)
+        joined = scored.merge(labels, on=key, how="inner")
+        if len(joined) < 20 or joined["label"].nunique() < 2:
+            continue
+        y = joined["label"].to_numpy(dtype=float)
+        p = joined[column].to_numpy(dtype=float)
+        report = classification_report(y, p)
+        manifest = _manifest(Path(project.workspace / "bundles" / version))
+        promised = dict(manifest.get("test", {}))
+        trained_to = (manifest.get("training_window") or {}).get("last_cutoff")
+        drop = (promised.get("roc_auc") or np.nan) - report["roc_auc"]
+        out.append(
+            {
+                "run": run_id,
+                "scored_at": at,
+                "as_of": as_of_text,
+                "bundle": version,
+                "customers": len(joined),
+                "outcome_rate": float(y.mean()),
+                "mean_score": float(p.mean()),
+                "realized": {k: report[k] for k in ("roc_auc", "log_loss", "ece", "lift_top10")},
+                "promised": {
+                    k: promised.get(k) for k in ("roc_auc", "log_loss", "ece", "lift_top10")
+                },
+                "roc_auc_drop": float(drop),
+                # scored at a date the model learned from: the outcomes are not news to it
+                "in_sample": bool(trained_to and as_of_text <= str(trained_to)),
+                "verdict": verdict(
+                    float(drop), thresholds.auc_drop_warn, thresholds.auc_drop_alert
+                ),
+            }
+        )
+    return out
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    manifest = folder / "manifest.json"
+    return dict(json.loads(manifest.read_text())) if manifest.is_file() else {}
