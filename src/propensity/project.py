@@ -275,7 +275,9 @@ class Project:
         """
         from propensity.store import connect
 
-        frame = pd.read_csv(out) if out.suffix.lower() == ".csv" else pd.read_parquet(out)
+        key = self.spec.entity.key
+        csv = out.suffix.lower() == ".csv"
+        frame = pd.read_csv(out, dtype={key: str}) if csv else pd.read_parquet(out)
         now = dt.datetime.now(dt.UTC)
         copy = self.workspace / "scores" / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
         with atomic_path(copy) as tmp:

@@ -165,7 +165,9 @@ def test_customer_lookup_reads_the_latest_score_run(server, trained):
     top = scores.iloc[0]
     with server.client("analyst") as c:
         found = c.get(f"/v1/customers/{top['customer_id']}")
+        again = c.get(f"/v1/customers/{top['customer_id']}")  # from the cache
         missing = c.get("/v1/customers/no-such-customer")
+    assert again.json() == found.json()
     assert found.status_code == 200
     body = found.json()
     assert body["probability"] == pytest.approx(top["probability"])
@@ -288,6 +290,17 @@ def test_histories_bgnbd_cannot_read_get_422(server, trained):
         ]
     }
     assert fine.status_code == 200, fine.text  # no event yet: no BG/NBD score, as in training
+    fractional = {**good, "orders_active_days_all": 1.5}
+    surrogate = b'{"customer_id": "\\ud800", "tenure_days": 3}'
+    with server.client("scorer") as c:
+        half = c.post("/v1/predict", json=fractional)
+        broken = c.post("/v1/predict", content=surrogate)
+        after = c.post("/v1/predict", json=good)
+    assert half.status_code == 422
+    assert half.json()["detail"][0]["type"] == "inconsistent_history"
+    assert broken.status_code == 422
+    assert broken.json()["detail"][0]["field"] == "customer_id"
+    assert after.status_code == 200
 
 
 def test_promote_takes_only_version_names(server):
@@ -297,7 +310,7 @@ def test_promote_takes_only_version_names(server):
         silent = c.post("/v1/models/promote", json={"version": "nope"})
     assert outside.status_code == 422
     assert outside.json()["detail"][0]["field"] == "version"
-    assert unknown.status_code == 409
-    assert "version 'nope' refused" in unknown.json()["detail"]
+    assert unknown.status_code == 404
+    assert "no bundle 'nope'; known versions: " in unknown.json()["detail"]
     assert silent.status_code == 422
     assert silent.json()["detail"][0]["field"] == "reason"

@@ -101,7 +101,8 @@ class Registry:
         from propensity.modeling.bundle import load_bundle
 
         folder = self.bundles / version
-        if not version or "/" in version or not (folder / "manifest.json").is_file():
+        bad = not version or "/" in version or version.startswith(".")  # "." is mid-write
+        if bad or not (folder / "manifest.json").is_file():
             known = [v["version"] for v in self.versions()]
             raise RegistryError(
                 f"version {version!r} is not a bundle in {self.bundles}; known: "

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,7 +28,6 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
-from propensity.errors import PropensityError
 from propensity.project import Project
 from propensity.registry import Registry
 from propensity.serving.keys import ApiKey, find_key
@@ -56,7 +54,9 @@ class Promotion(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="a bundle version (a folder name under .propensity/bundles)",
     )
-    reason: str = Field(min_length=1, max_length=1000, description="why; kept in the history")
+    reason: str = Field(
+        min_length=1, max_length=1000, pattern=r"\S", description="why; kept in the history"
+    )
 
 
 class Service:
@@ -76,6 +76,7 @@ class Service:
         self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
         self.lock = asyncio.Lock()
         self.openapi_cache: dict[str, Any] | None = None
+        self.manage_gc = True
 
     # -- the model -----------------------------------------------------------------------
 
@@ -96,8 +97,10 @@ class Service:
         self.metrics.serving(model.version)
         # the model's objects live until the next swap: keep them out of the collector's
         # scans, which would otherwise add pauses of milliseconds to the slowest answers
-        gc.collect()
-        gc.freeze()
+        if self.manage_gc:
+            gc.unfreeze()  # the previous model's objects may be collected now
+            gc.collect()
+            gc.freeze()
         self.app_openapi_reset()
         log.info("serving model %s", model.version or "fallback")
 
@@ -121,8 +124,8 @@ class Service:
                 return
             try:
                 model = await asyncio.to_thread(self.load, wanted)
-            except (PropensityError, OSError, ValueError) as exc:
-                self.refused[wanted] = str(exc)
+            except Exception as exc:
+                self.refused[wanted] = str(exc) or type(exc).__name__
                 self.metrics.loads.labels("refused").inc()
                 log.error("model %s refused: %s", wanted, exc)
                 if self.model.fallback:
@@ -218,6 +221,7 @@ class Service:
                 f"customer {customer!r} is not in the score run of {run['as_of'] or run['at']} "
                 f"({len(table):,} customers); it was not eligible then, or the id is wrong",
             )
+        row = dict(row)  # the cached row stays whole for the next lookup
         reasons = [row.pop(f"reason_{n}", None) for n in (1, 2, 3)]
         return {
             **{k: _plain(v) for k, v in row.items()},
@@ -247,6 +251,7 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
     False when the app is mounted inside another application).
     """
     service = Service(project)
+    service.manage_gc = manage_gc
     settings = project.spec.serve
 
     @contextlib.asynccontextmanager
@@ -322,13 +327,22 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
     async def promote(body: Promotion, secret: str | None = Depends(api_key)) -> dict[str, Any]:
         """Make a version production, verified first; the service switches at once."""
         caller = service.key(secret, "admin")
+        if not (service.workspace / "bundles" / body.version / "manifest.json").is_file():
+            known = [v["version"] for v in service.registry.versions()]
+            raise HTTPException(
+                404,
+                f"no bundle {body.version!r}; known versions: {', '.join(known[-5:]) or 'none'}",
+            )
         async with service.lock:
             try:
                 model = await asyncio.to_thread(service.load, body.version)
-                previous = service.registry.promote(
-                    body.version, reason=body.reason, who=f"api key {caller.name}"
+                previous = await asyncio.to_thread(
+                    service.registry.promote,
+                    body.version,
+                    reason=body.reason,
+                    who=f"api key {caller.name}",
                 )
-            except (PropensityError, OSError, ValueError) as exc:
+            except Exception as exc:
                 service.metrics.loads.labels("refused").inc()
                 raise HTTPException(409, f"version {body.version!r} refused: {exc}") from None
             service.refused.pop(body.version, None)
@@ -425,6 +439,21 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
         if problems:
             return _problem(422, problems)
         scores = model.scores(records)
+        unscorable = [n for n, v in enumerate(scores.tolist()) if not math.isfinite(v)]
+        if unscorable:
+            return _problem(
+                422,
+                [
+                    {
+                        "field": "",
+                        "reason": "the model gives no finite score for this record; check its "
+                        "values against the ranges seen in training",
+                        "type": "unscorable",
+                        **({"record": n} if many else {}),
+                    }
+                    for n in unscorable
+                ],
+            )
         answers = model.decide(scores)
         if caller.allows("analyst") and not model.fallback:
             for answer, found in zip(answers, model.reasons(records), strict=True):
@@ -446,7 +475,7 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
         )
         try:
             await service.log.commit(rows)
-        except sqlite3.Error as exc:
+        except Exception as exc:
             log.error("prediction log: %s", exc)
             raise HTTPException(
                 503, "the prediction log cannot be written; nothing was scored, retry later"

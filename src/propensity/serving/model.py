@@ -187,8 +187,11 @@ class ServedModel:
                 continue
             active, first, last = found
             reason = None
-            if active < 1:
-                reason = f"{active_name} is {active:g}: a customer with events has at least 1"
+            if active < 1 or active != int(active):
+                reason = (
+                    f"{active_name} is {active:g}: a count of days, a whole number, at least 1 "
+                    "for a customer with events"
+                )
             elif not 0 <= last <= first:
                 reason = (
                     f"{last_name} ({last:g}) must lie between 0 and {first_name} ({first:g}): "

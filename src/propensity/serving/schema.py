@@ -31,6 +31,14 @@ def _safe(value: Any) -> Any:
     return type(value).__name__
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
@@ -102,6 +110,14 @@ def check_records(
                         f"the customer key must be text or a whole number, not {_kind(value)}",
                         "wrong_type",
                         value,
+                    )
+                elif isinstance(value, str) and not _encodable(value):
+                    problem(
+                        name,
+                        "the customer key holds an unpaired surrogate (\\ud800-\\udfff); "
+                        "send valid Unicode text",
+                        "invalid_text",
+                        ...,
                     )
                 continue
             item = fields.get(name)
