@@ -430,3 +430,27 @@ def test_a_hundred_thousand_customers(spec):
     assert len(codes) == 100_000
     positive = (contribs.to_numpy() > 0).sum(axis=1)
     assert [len(c) for c in codes] == np.minimum(positive, 3).tolist()
+
+
+def test_reason_codes_never_repeat_a_phrase(spec):
+    # no order at all: the last and the first order both read "no orders yet"
+    frame = pd.DataFrame(
+        {
+            "orders_days_since_last": [np.nan],
+            "orders_days_since_first": [np.nan],
+            "orders_count_90d": [0.0],
+            "tenure_days": [30.0],
+        }
+    )
+    contribs = pd.DataFrame(
+        {
+            "orders_days_since_last": [0.9],
+            "orders_days_since_first": [0.8],
+            "orders_count_90d": [0.5],
+            "tenure_days": [0.1],
+        }
+    )
+    [codes] = reason_codes(contribs, frame, {"tenure_days": 400.0}, spec)
+    assert codes[0] == "no orders yet"
+    assert len(codes) == 3
+    assert len(set(codes)) == 3

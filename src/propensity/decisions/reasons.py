@@ -627,7 +627,7 @@ def reason_codes(
     if n == 0 or width == 0 or k <= 0:
         return [[] for _ in range(n)]
     values = contribs.to_numpy(dtype=float)
-    take = min(k, width)
+    take = min(2 * k, width)  # spares: two features can read the same ("no logins yet")
     if take < width:
         top = np.argpartition(-values, take - 1, axis=1)[:, :take]
     else:
@@ -645,10 +645,14 @@ def reason_codes(
     absent = np.full(n, None, dtype=object)
     out: list[list[str]] = []
     for i in range(n):
-        reasons = []
+        reasons: list[str] = []
         for r in range(counts[i]):
             j = top[i, r]
-            reasons.append(_render(parsed[j], columns.get(j, absent)[i], typical_of[j]))
+            text = _render(parsed[j], columns.get(j, absent)[i], typical_of[j])
+            if text not in reasons:
+                reasons.append(text)
+            if len(reasons) == k:
+                break
         out.append(reasons)
     return out
 
