@@ -51,6 +51,7 @@ bench: $(VENV)/.all
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/monitor.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis
