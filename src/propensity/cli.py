@@ -651,6 +651,34 @@ def _print_monitor(result: dict[str, Any]) -> None:
     out.print(f"details: {result['path']}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def retrain(
+    project: ProjectOpt = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Retrain whatever the triggers say.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a challenger when a [retrain] trigger fires; promote it only if it is better."""
+    from propensity.project import Project
+
+    result = Project.load(project).retrain(force=force)
+    if as_json:
+        _emit_json(result)
+        return
+    for reason in result["triggers"]:
+        out.print(f"trigger: {escape(reason)}", highlight=False)
+    if "challenger" in result:
+        out.print(
+            f"on {result['cutoff']} ({result['customers']:,} customers): champion "
+            f"{result['champion']} ROC-AUC {result['champion_roc_auc']:.4f}, challenger "
+            f"{result['challenger']} {result['challenger_roc_auc']:.4f}",
+            highlight=False,
+        )
+    out.print(escape(result["decision"]), highlight=False)
+    out.print(f"recorded: {result['path']}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: bad input gives one line on stderr and exit code 2, never a traceback."""
     try:

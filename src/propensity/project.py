@@ -328,6 +328,16 @@ class Project:
 
         return monitor(self, as_of, bundle)
 
+    def retrain(self, *, force: bool = False) -> dict[str, Any]:
+        """Train a challenger when a ``[retrain]`` trigger fires, or ``force``.
+
+        It replaces the production model only when it beats it on the latest labelled
+        cutoff; see :func:`propensity.monitoring.retrain.retrain`.
+        """
+        from propensity.monitoring.retrain import retrain
+
+        return retrain(self, force=force)
+
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
         """Write the HTML report of the production (or a named) bundle; returns its path.
 

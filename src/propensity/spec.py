@@ -35,6 +35,7 @@ __all__ = [
     "PolicySection",
     "PopulationSection",
     "ProjectSection",
+    "RetrainSection",
     "ServeSection",
     "SourceSpec",
     "Spec",
@@ -306,6 +307,20 @@ class MonitorSection(_Section):
     auc_drop_alert: float = Field(default=0.05, gt=0)
 
 
+class RetrainSection(_Section):
+    """``[retrain]``: when ``propensity retrain`` trains a challenger, and when it wins."""
+
+    #: retrain when monitoring's verdict reaches this ("never": drift is no trigger)
+    on_drift: Literal["warn", "alert", "never"] = "alert"
+    #: retrain when a realized ROC-AUC falls below this
+    auc_floor: float | None = Field(default=None, gt=0, lt=1)
+    #: retrain when the production model is older than this
+    max_age: DurationField | None = None
+    #: the challenger replaces the champion only when its ROC-AUC on the latest labelled
+    #: cutoff is higher by at least this much
+    margin: float = 0.005
+
+
 #: the sections that decide what the frame holds (not policy, engine, backtest, train)
 FRAME_SECTIONS = ("entity", "sources", "target", "population", "cutoffs", "features")
 
@@ -329,6 +344,7 @@ class Spec(_Section):
     train: TrainSection = TrainSection()
     serve: ServeSection = ServeSection()
     monitor: MonitorSection = MonitorSection()
+    retrain: RetrainSection = RetrainSection()
 
     @model_validator(mode="after")
     def _check_references(self) -> Spec:

@@ -9,6 +9,7 @@ import pytest
 
 from propensity.modeling.metrics import roc_auc_score
 from propensity.project import Project
+from propensity.registry import Registry
 from tests.serving.conftest import copy_project
 from tests.test_cli import cli
 
@@ -57,3 +58,56 @@ def test_exit_codes_follow_the_verdict(project):
     wrong = cli("monitor", "--project", project, "--as-of", "1999-01-01")
     assert wrong.returncode == 2
     assert "outside the data" in wrong.stderr
+
+
+def test_retrain_promotes_only_a_better_challenger(project, trained):
+    quiet = cli("retrain", "--project", project, "--json")  # default triggers: drift alert
+    assert quiet.returncode == 0, quiet.stderr
+    first = json.loads(quiet.stdout)
+    assert first["champion"] == trained["trees"]
+    if not first["triggers"]:
+        assert first["decision"] == "no trigger: nothing retrained"
+        assert "challenger" not in first
+    done = cli("retrain", "--project", project, "--force", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    registry = Registry(project / ".propensity")
+    assert registry.alias("challenger") == result["challenger"] != trained["trees"]
+    # the champion's figure, recomputed here on the same cutoff
+    frame = pd.read_parquet(project / ".propensity" / "frames" / "frame.parquet")
+    rows = frame[pd.to_datetime(frame["cutoff"]).dt.date.astype(str) == result["cutoff"]]
+    rows = rows[rows["label"].notna()].reset_index(drop=True)
+    champion = Project.load(project).load_bundle(trained["trees"])
+    assert result["champion_roc_auc"] == pytest.approx(  # BG/NBD refitted: row order
+        roc_auc_score(rows["label"], champion.predict(rows)), abs=1e-4
+    )
+    # the champion learned from that cutoff: judging it there would be unfair, so it stays
+    assert result["champion_in_sample"] is True
+    assert result["promoted"] is False
+    assert "would be judged on outcomes it learned from" in result["decision"]
+    assert registry.serving() == trained["trees"]
+    saved = (project / ".propensity" / "retrain").joinpath(result["path"].split("/")[-1])
+    assert json.loads(saved.read_text())["decision"] == result["decision"]
+
+
+def test_retrain_judges_an_older_champion_on_newer_outcomes(project):
+    spec = project / "propensity.toml"
+    text = spec.read_text()
+    assert '# end = "2025-09-01"' in text
+    spec.write_text(text.replace('# end = "2025-09-01"', 'end = "2025-07-01"'))
+    old = Project.load(project).train().bundle.name  # rebuilds the frame to 2025-07-01
+    registry = Registry(project / ".propensity")
+    registry.promote(old, reason="trained before the newest outcomes", who="tests")
+    spec.write_text(text + "\n[retrain]\nmargin = -1.0\n")  # any fair challenger wins
+    done = cli("retrain", "--project", project, "--force")
+    assert done.returncode == 0, done.stderr
+    assert "promoted" in done.stdout
+    record = sorted((project / ".propensity" / "retrain").glob("*.json"))[-1]
+    result = json.loads(record.read_text())
+    assert result["cutoff"] > "2025-07-01"
+    assert result["champion_in_sample"] is False
+    assert result["promoted"] is True
+    assert registry.serving() == result["challenger"] != old
+    last = registry.history("production")[-1]
+    assert last["who"] == "retrain"
+    assert last["reason"].startswith("retrain: challenger ROC-AUC")
