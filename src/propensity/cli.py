@@ -649,6 +649,7 @@ def _print_monitor(result: dict[str, Any]) -> None:
     else:
         out.print("no score run has a closed label window yet: nothing realized to judge")
     out.print(f"details: {result['path']}", highlight=False, soft_wrap=True)
+    out.print(f"page: {result['page']}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -43,7 +43,17 @@ def test_realized_performance_joins_past_scores_to_their_outcomes(project, train
     assert run["in_sample"] is True  # that cutoff was in the training window
     assert result["drift"]["population"]["rows"] > 0
     assert set(result["drift"]["features"]) >= {"orders_days_since_last", "plan"}
-    assert (project / ".propensity" / "monitoring").is_dir()
+    page = (project / ".propensity" / "monitoring" / result["path"].split("/")[-1]).with_suffix(
+        ".html"
+    )
+    html = page.read_text()
+    assert "is the model still true?" in html
+    assert f"{run['realized']['roc_auc']:.4f}" in html
+    assert next(iter(result["drift"]["features"])) in html  # the feature that moved most
+    without_ns = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "http://" not in without_ns  # self-contained: nothing fetched
+    assert "https://" not in without_ns
+    assert {"ok": "still holds", "warn": "Watch", "alert": "Act"}[result["verdict"]] in html
 
 
 def test_exit_codes_follow_the_verdict(project):

@@ -88,7 +88,14 @@ def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) 
         "drift": drift,
         "realized": realized,
     }
+    from propensity.reporting.monitoring import monitoring_html
+
     out = project.workspace / "monitoring" / f"{as_of}-{model.path.name}.json"
+    page = out.with_suffix(".html")
+    html = monitoring_html(result, spec.project.name, spec.monitor.psi_warn, spec.monitor.psi_alert)
+    with atomic_path(page) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    result["page"] = str(page)
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
     result["path"] = str(out)
