@@ -20,7 +20,7 @@ from propensity import __version__
 from propensity._io import atomic_path, file_sha256, write_json
 from propensity.engine import Engine
 from propensity.errors import DataError
-from propensity.snapshots.frame import FramePlan, event_span, plan_frame
+from propensity.snapshots.frame import FramePlan, plan_at, plan_frame
 from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
 from propensity.sources.reading import Source, feature_columns, open_sources
@@ -240,16 +240,10 @@ class Project:
                     )
                 expr = table_frame(engine, self.spec, sources)
             else:
-                if as_of is None:  # now, as far as the data knows: after the last event
-                    as_of = event_span(engine, sources)[1] + dt.timedelta(days=1)
-                plan = plan_frame(engine, self.spec, sources, cutoffs=[as_of], materialize=True)
-                first = plan.observed_start
-                if not first < as_of <= plan.observed_end + dt.timedelta(days=1):
-                    raise DataError(
-                        f"--as-of: {as_of} is outside the data, which runs from {first} to "
-                        f"{plan.observed_end}; pick a date in between (or the day after the end)"
-                    )
-                expr = plan.expr
+                plan = plan_at(engine, self.spec, sources, as_of)
+                as_of, expr = plan.cutoffs[0], plan.expr
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            copy = self.workspace / "scores" / f"{stamp}.parquet"
             with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
                 engine.write_parquet(expr, tmp)
                 summary = score_file(
@@ -261,27 +255,21 @@ class Project:
                     policy=Policy.from_spec(self.spec.policy),
                     spec=self.spec,
                     reasons_for=reasons_for,
+                    keep=copy,
                 )
         finally:
             engine.close()
-        summary["run"] = self._record_score_run(Path(out), summary)
+        summary["run"] = self._record_score_run(Path(out), copy, summary)
         return summary
 
-    def _record_score_run(self, out: Path, summary: dict[str, Any]) -> int:
-        """Keep a copy of a score run in the workspace and list it in the database.
+    def _record_score_run(self, out: Path, copy: Path, summary: dict[str, Any]) -> int:
+        """List a score run, and the workspace's copy of its results, in the database.
 
         The service looks customers up in the latest run, and monitoring joins past runs
         to the outcomes that arrive later; the user's own file may move or change.
         """
         from propensity.store import connect
 
-        key = self.spec.entity.key
-        csv = out.suffix.lower() == ".csv"
-        frame = pd.read_csv(out, dtype={key: str}) if csv else pd.read_parquet(out)
-        now = dt.datetime.now(dt.UTC)
-        copy = self.workspace / "scores" / f"{now.strftime('%Y%m%dT%H%M%S%fZ')}.parquet"
-        with atomic_path(copy) as tmp:
-            frame.to_parquet(tmp, index=False)
         con = connect(self.workspace)
         try:
             with con:
@@ -289,7 +277,7 @@ class Project:
                     "INSERT INTO score_runs (at, as_of, bundle, out, copy, rows, score_column) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
-                        now.isoformat(timespec="seconds"),
+                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         summary.get("as_of"),
                         str(summary.get("bundle")),
                         str(out.resolve()),

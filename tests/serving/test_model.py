@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from propensity.modeling.derived import add_derived, add_frozen, derived_columns
+from propensity.modeling.derived import add_derived, derived_columns
 from propensity.project import Project
 from propensity.serving.model import Input, load_served
 from propensity.serving.schema import check_records
@@ -38,7 +38,8 @@ def test_frozen_bgnbd_is_the_latest_cutoffs_fit(trained):
     assert plan["bgnbd"]["frozen"]["cutoff"] == str(pd.Timestamp(latest["cutoff"].iloc[0]).date())
     names = derived_columns(plan)
     fitted = add_derived(latest, plan)[names]
-    frozen = add_frozen(latest.drop(columns=["cutoff"]), plan)[names]
+    served = load_served(project.spec, project.workspace, trained["trees"])
+    frozen = served.frame(records(trained["root"], len(latest)))[names]  # one record at a time
     np.testing.assert_allclose(frozen.to_numpy(float), fitted.to_numpy(float), rtol=1e-6)
     assert fitted.notna().any().all()
 

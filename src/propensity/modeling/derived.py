@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from propensity.modeling.bgnbd import BGNBD, bgnbd_features, fit_at, score_histories
+from propensity.modeling.bgnbd import bgnbd_features, fit_at
 
 __all__ = [
     "add_derived",
-    "add_frozen",
     "derived_columns",
     "derived_inputs",
     "freeze_derived",
@@ -97,24 +96,3 @@ def freeze_derived(frame: pd.DataFrame, plan: dict[str, Any]) -> dict[str, Any]:
         return plan
     frozen = {"cutoff": str(pd.Timestamp(latest).date()), "model": model.to_dict()}
     return {**plan, "bgnbd": {**plan["bgnbd"], "frozen": frozen}}
-
-
-def add_frozen(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:
-    """Return ``frame`` with the plan's columns from its frozen model (any rows, any count).
-
-    Raises ``KeyError`` when the plan has no frozen model (a bundle older than the service).
-    """
-    if "bgnbd" not in plan:
-        return frame
-    source, horizon = plan["bgnbd"]["source"], plan["bgnbd"]["horizon"]
-    model = BGNBD.from_dict(plan["bgnbd"]["frozen"]["model"])
-    names = derived_columns(plan)
-    inputs = frame[_inputs(source)].astype(float)
-    # customers with events and a whole history; anything else gets no score, as in training
-    seen = ((inputs[f"{source}_active_days_all"] > 0) & inputs.notna().all(axis=1)).to_numpy()
-    values = np.full((len(frame), 3), np.nan)
-    if seen.any():
-        scores = score_histories(model, inputs[seen], source, horizon)
-        values[seen] = np.column_stack(scores)
-    added = pd.DataFrame(values.astype(np.float32), columns=names, index=frame.index)
-    return pd.concat([frame, added], axis=1)

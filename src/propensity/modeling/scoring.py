@@ -35,6 +35,7 @@ def score_file(
     policy: Policy | None = None,
     spec: Spec | None = None,
     reasons_for: int | None = REASONS_FOR,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """Score a Parquet file of features chunk by chunk and write ``out`` (.csv or .parquet).
 
@@ -44,7 +45,8 @@ def score_file(
     (probability x benefit - cost) and ``in_capacity`` (among the first ``capacity``
     by rank, within the budget). With the spec: ``reason_1`` to ``reason_3``, the top
     drivers of each score in words, for the ``reasons_for`` first customers by rank
-    (None: everyone; exact tree contributions cost far more than scores). Memory holds
+    (None: everyone; exact tree contributions cost far more than scores). ``keep``: a
+    Parquet copy of the same results (the workspace's record of the run). Memory holds
     one chunk of features at a time plus one row of results per customer.
     """
     import pyarrow.parquet as pq
@@ -130,6 +132,9 @@ def score_file(
         if out.suffix.lower() == ".csv":
             result.to_csv(tmp, index=False)
         else:
+            result.to_parquet(tmp, index=False)
+    if keep is not None:  # the workspace's own copy, whatever format the user asked for
+        with atomic_path(keep) as tmp:
             result.to_parquet(tmp, index=False)
     summary: dict[str, Any] = {
         "out": str(out),

@@ -23,7 +23,7 @@ from propensity._io import atomic_path
 from propensity.engine import Engine
 from propensity.errors import DataError
 from propensity.monitoring.drift import Thresholds, compare, verdict, worst
-from propensity.snapshots.frame import event_span, plan_frame
+from propensity.snapshots.frame import plan_at, plan_frame
 from propensity.sources.reading import open_sources
 from propensity.store import connect
 
@@ -60,15 +60,8 @@ def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) 
     engine = Engine(spec.engine, project.workspace / "tmp")
     try:
         sources = open_sources(engine, spec, project.root)
-        first, last = event_span(engine, sources)
-        end = last + dt.timedelta(days=1)
-        as_of = as_of or end
-        if not first < as_of <= end:
-            raise DataError(
-                f"--as-of: {as_of} is outside the data, which runs from {first} to {last}; "
-                "pick a date in between (or the day after the end)"
-            )
-        plan = plan_frame(engine, spec, sources, cutoffs=[as_of], materialize=True)
+        plan = plan_at(engine, spec, sources, as_of)
+        as_of, end = plan.cutoffs[0], plan.observed_end + dt.timedelta(days=1)
         with atomic_path(project.workspace / "tmp" / "monitor_features.parquet") as tmp:
             engine.write_parquet(plan.expr, tmp)
             frame = pd.read_parquet(tmp)

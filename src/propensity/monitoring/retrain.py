@@ -29,11 +29,10 @@ if TYPE_CHECKING:
 __all__ = ["retrain", "triggers"]
 
 
-def triggers(project: Project, champion: str) -> list[str]:
-    """Why a retrain is due, in words (empty: it is not)."""
+def triggers(project: Project, champion: str, manifest: dict[str, Any]) -> list[str]:
+    """Why a retrain is due, in words (empty: it is not); ``manifest`` is the champion's."""
     spec = project.spec.retrain
     found = []
-    manifest = project.load_bundle(champion, verb="retrain").manifest
     if spec.max_age is not None and manifest.get("created_at"):
         age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(manifest["created_at"])
         if age.days >= spec.max_age.days:
@@ -64,7 +63,8 @@ def retrain(project: Project, *, force: bool = False) -> dict[str, Any]:
     champion = registry.serving()
     if champion is None:
         raise DataError("retrain: no model yet; run `propensity train` first")
-    why = triggers(project, champion)
+    old = project.load_bundle(champion, verb="retrain")
+    why = triggers(project, champion, old.manifest)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record: dict[str, Any] = {"at": now, "champion": champion, "triggers": why, "forced": force}
     if not why and not force:
@@ -82,7 +82,6 @@ def retrain(project: Project, *, force: bool = False) -> dict[str, Any]:
     key = project.spec.entity.key
     rows = read_frame(project.frame_path, key, cutoff=day)
     rows = rows[rows["label"].notna()].reset_index(drop=True)
-    old = project.load_bundle(champion, verb="retrain")
     y = rows["label"].to_numpy(dtype=float)
     champion_auc = roc_auc_score(y, old.predict(rows))
     order = (

@@ -11,6 +11,7 @@ import datetime as dt
 import html
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -294,13 +295,7 @@ class Report:
                     "groups": groups,
                 }
             )
-        for name in rows.columns:
-            if name in (spec.entity.key, "cutoff", "label"):
-                continue
-            column = rows[name]
-            if pd.api.types.is_numeric_dtype(column):
-                continue
-            levels = column.astype("string").fillna("(missing)")
+        for name, levels in self._text_columns(rows):
             counts = levels.value_counts()
             if not 2 <= len(counts) <= 12:
                 continue
@@ -314,17 +309,19 @@ class Report:
             )
         return out
 
+    def _text_columns(self, rows: pd.DataFrame) -> Iterator[tuple[str, pd.Series]]:
+        """Each text feature with its values as strings, missing ones as "(missing)"."""
+        for name in rows.columns:
+            if name in (self.project.spec.entity.key, "cutoff", "label"):
+                continue
+            if not pd.api.types.is_numeric_dtype(rows[name]):
+                yield name, rows[name].astype("string").fillna("(missing)")
+
     def _segments(self, rows: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> list[dict[str, Any]]:
         """ROC-AUC per level of each small text column: where the model is weakest."""
         out: list[dict[str, Any]] = []
-        spec = self.project.spec
-        for name in rows.columns:
-            if name in (spec.entity.key, "cutoff", "label"):
-                continue
-            column = rows[name]
-            if pd.api.types.is_numeric_dtype(column):
-                continue
-            levels = column.astype("string").fillna("(missing)").to_numpy()
+        for name, text in self._text_columns(rows):
+            levels = text.to_numpy()
             for level in np.unique(levels):
                 mask = levels == level
                 if mask.sum() < 100 or len(np.unique(y[mask])) < 2:

@@ -180,17 +180,22 @@ class Service:
     # -- customer lookups ----------------------------------------------------------------
 
     def _latest_run(self, version: str | None, *, exact: bool = False) -> dict[str, Any] | None:
-        sql = "SELECT id, copy, bundle, as_of, at, score_column FROM score_runs"
-        rows = self.con.execute(sql + " ORDER BY id DESC").fetchall()
+        """The newest score run of ``version`` whose copy exists.
+
+        Without one, the newest run of any version, unless ``exact``.
+        """
+        sql = "SELECT id, copy, bundle, as_of, at, score_column FROM score_runs ORDER BY id DESC"
         names = ("id", "copy", "bundle", "as_of", "at", "score_column")
-        runs = [dict(zip(names, r, strict=True)) for r in rows]
-        for run in runs:  # copies are stored relative to the workspace
-            run["copy"] = self.workspace / run["copy"]
-        runs = [r for r in runs if r["copy"].is_file()]
-        mine = [r for r in runs if r["bundle"] == version]
-        if mine or exact:
-            return mine[0] if mine else None
-        return runs[0] if runs else None
+        newest = None
+        for row in self.con.execute(sql):
+            run = dict(zip(names, row, strict=True))
+            run["copy"] = self.workspace / run["copy"]  # stored relative to the workspace
+            if not run["copy"].is_file():
+                continue
+            if run["bundle"] == version:
+                return run
+            newest = newest or run
+        return None if exact else newest
 
     def customer(self, customer: str) -> dict[str, Any]:
         """The latest stored score of a customer (no recomputation), cached per model."""

@@ -39,7 +39,7 @@ from propensity.sources.filters import compile_where
 from propensity.sources.reading import Source, feature_columns
 from propensity.spec import Duration, Spec
 
-__all__ = ["FramePlan", "plan_frame", "slug"]
+__all__ = ["FramePlan", "plan_at", "plan_frame", "slug"]
 
 _O = "__o"  # the day number a row sits at: a segment's end, or a probe's cutoff
 _PROBE = "__probe"
@@ -72,6 +72,26 @@ class _SourcePlan:
     levels: dict[str, list[object]]
     level_names: dict[str, list[str]] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # segment column -> ibis type
+
+
+def plan_at(
+    engine: Engine, spec: Spec, sources: dict[str, Source], as_of: dt.date | None
+) -> FramePlan:
+    """The frame of one date, as ``score`` and ``monitor`` see it, computed table by table.
+
+    None means the day after the last event (every event seen). A date outside the data
+    is refused with the range it must lie in.
+    """
+    if as_of is None:  # now, as far as the data knows: after the last event
+        as_of = event_span(engine, sources)[1] + dt.timedelta(days=1)
+    plan = plan_frame(engine, spec, sources, cutoffs=[as_of], materialize=True)
+    first, last = plan.observed_start, plan.observed_end
+    if not first < as_of <= last + dt.timedelta(days=1):
+        raise DataError(
+            f"--as-of: {as_of} is outside the data, which runs from {first} to {last}; "
+            "pick a date in between (or the day after the end)"
+        )
+    return plan
 
 
 def event_span(engine: Engine, sources: dict[str, Source]) -> tuple[dt.date, dt.date]:
