@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO ?= demo-shop
 CUSTOMERS ?= 20000
 
-.PHONY: demo test lint browser bench clean
+.PHONY: demo story test lint browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(VENV)/.core
 	@echo "open the report in a browser:"
 	@$(BIN)/propensity report --project $(DEMO)
 
+# the monitoring story: a behaviour change, the alert, the retrain, the scores true again
+story: $(VENV)/.core
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/story.sh story-shop 5000
+
 lint: $(VENV)/.all
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -54,4 +58,4 @@ bench: $(VENV)/.all
 	$(BIN)/python benchmarks/monitor.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO) story-shop .pytest_cache .mypy_cache .ruff_cache .hypothesis

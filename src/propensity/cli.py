@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -51,31 +52,87 @@ def _main(
     """From raw customer tables to honest churn and conversion decisions."""
 
 
+def _date(option: str, text: str | None) -> dt.date | None:
+    """An ISO date given to an option, or a clear error naming it."""
+    from propensity.errors import DataError
+
+    try:
+        return None if text is None else dt.date.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{option}: {text!r} is not a date; write e.g. 2025-10-01") from None
+
+
 @app.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="The new project's folder.")],
     demo: Annotated[bool, typer.Option("--demo", help="Write simulated data too.")] = False,
     customers: Annotated[int, typer.Option(help="Customers in the demo.")] = 20_000,
     seed: Annotated[int, typer.Option(help="The demo's random seed.")] = 7,
+    shift: Annotated[
+        str | None,
+        typer.Option(
+            "--shift",
+            help="Demo: from this date (ISO) a price change raises the churn of one plan.",
+        ),
+    ] = None,
+    shift_plan: Annotated[
+        str, typer.Option(help="Demo: the plan --shift hits (basic, plus or premium).")
+    ] = "basic",
+    shift_churn: Annotated[
+        float, typer.Option(help="Demo: --shift multiplies that plan's weekly churn by this.")
+    ] = 10.0,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Demo: write the data as it stood on this date (ISO), to let time pass.",
+        ),
+    ] = None,
+    data_only: Annotated[
+        bool,
+        typer.Option("--data-only", help="Demo: rewrite the data only; keep the project file."),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a project; --demo writes simulated data and a spec that works as is."""
     from propensity.demo.project import init_project
+    from propensity.demo.simulate import Shift
+
+    moved, day = _date("--shift", shift), _date("--until", until)
+
+    def run() -> dict[str, object]:
+        return init_project(
+            folder,
+            demo=demo,
+            customers=customers,
+            seed=seed,
+            force=force,
+            shift=None if moved is None else Shift(moved, shift_plan, shift_churn),
+            until=day,
+            data_only=data_only,
+        )
 
     if demo and not as_json and err.is_terminal:
         with err.status(f"simulating {customers:,} customers"):
-            result = init_project(folder, demo=demo, customers=customers, seed=seed, force=force)
+            result = run()
     else:
-        result = init_project(folder, demo=demo, customers=customers, seed=seed, force=force)
+        result = run()
     if as_json:
         _emit_json(result)
         return
-    out.print(f"[green]created[/] {result['spec']}")
+    if not data_only:
+        out.print(f"[green]created[/] {result['spec']}")
     rows = result["rows"]
     if isinstance(rows, dict) and rows:
         listed = ", ".join(f"{n} {v:,}" for n, v in rows.items())
-        out.print(f"simulated data in {folder / 'data'}: {listed} rows")
+        when = "" if day is None else f" (as it stood on {day})"
+        out.print(f"simulated data in {folder / 'data'}{when}: {listed} rows")
+    if moved is not None:
+        out.print(
+            f"from {moved} the {shift_plan} plan's weekly churn is {shift_churn:g} times what "
+            "it was (a price change)"
+        )
     out.print(f"next: propensity check --project {folder}")
 
 
@@ -288,15 +345,10 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Score every eligible customer as of a date with the trained model."""
-    import datetime as dt
-
     from propensity.errors import DataError
     from propensity.project import Project
 
-    try:
-        day = None if as_of is None else dt.date.fromisoformat(as_of)
-    except ValueError:
-        raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
+    day = _date("--as-of", as_of)
     choice = reasons.strip().lower()
     if choice == "all":
         reasons_for: int | None = None
@@ -588,17 +640,12 @@ def monitor(
     as_json: JsonOpt = False,
 ) -> None:
     """Drift against the model's reference and realized performance of past score runs."""
-    import datetime as dt
-
     from propensity.errors import DataError
     from propensity.project import Project
 
     if fail_on not in ("warn", "alert", "never"):
         raise DataError(f"--fail-on: {fail_on!r} is not warn, alert or never")
-    try:
-        day = None if as_of is None else dt.date.fromisoformat(as_of)
-    except ValueError:
-        raise DataError(f"--as-of: {as_of!r} is not a date; write e.g. 2025-10-01") from None
+    day = _date("--as-of", as_of)
     result = Project.load(project).monitor(day, bundle)
     if as_json:
         _emit_json(result)
@@ -635,14 +682,33 @@ def _print_monitor(result: dict[str, Any]) -> None:
         )
     out.print(table)
     if result["realized"]:
-        runs = Table("scored as of", "customers", "ROC-AUC realized", "promised", "verdict")
+        runs = Table(
+            "scored as of",
+            "model",
+            "customers",
+            "ROC-AUC realized",
+            "promised",
+            "outcome rate",
+            "mean score",
+            "ECE realized",
+            "promised",
+            "verdict",
+        )
+
+        def fmt(value: float | None, digits: int) -> str:
+            return "" if value is None else f"{value:.{digits}f}"
+
         for r in result["realized"]:
-            promised = r["promised"].get("roc_auc")
             runs.add_row(
                 r["as_of"] + (" (in sample)" if r.get("in_sample") else ""),
+                r["bundle"],
                 f"{r['customers']:,}",
-                f"{r['realized']['roc_auc']:.4f}",
-                "" if promised is None else f"{promised:.4f}",
+                fmt(r["realized"]["roc_auc"], 4),
+                fmt(r["promised"].get("roc_auc"), 4),
+                fmt(r["outcome_rate"], 3),
+                fmt(r["mean_score"], 3),
+                fmt(r["realized"]["ece"], 3),
+                fmt(r["promised"].get("ece"), 3),
                 f"[{colour[r['verdict']]}]{r['verdict']}[/]",
             )
         out.print(runs)
@@ -672,8 +738,9 @@ def retrain(
     if "challenger" in result:
         out.print(
             f"on {result['cutoff']} ({result['customers']:,} customers): champion "
-            f"{result['champion']} ROC-AUC {result['champion_roc_auc']:.4f}, challenger "
-            f"{result['challenger']} {result['challenger_roc_auc']:.4f}",
+            f"{result['champion']} ROC-AUC {result['champion_roc_auc']:.4f} log loss "
+            f"{result['champion_log_loss']:.4f}; challenger {result['challenger']} ROC-AUC "
+            f"{result['challenger_roc_auc']:.4f} log loss {result['challenger_log_loss']:.4f}",
             highlight=False,
         )
     out.print(escape(result["decision"]), highlight=False)

@@ -23,7 +23,7 @@ from propensity.errors import DataError
 from propensity.snapshots.frame import FramePlan, plan_at, plan_frame
 from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
-from propensity.sources.reading import Source, feature_columns, open_sources
+from propensity.sources.reading import Source, feature_columns, open_sources, resolve_path
 from propensity.spec import SPEC_FILE, Spec
 
 if TYPE_CHECKING:
@@ -110,6 +110,31 @@ class Project:
         """How many times :meth:`build` reports progress (for a progress bar)."""
         return 4 + len(self.spec.events_sources())
 
+    def stale_frame(self) -> str | None:
+        """Why the frame must be rebuilt before training (None: it is current).
+
+        Current means built from this spec's frame sections and from input files with the
+        same size and SHA-256 as now; a file is only hashed when its size is unchanged.
+        """
+        import json
+
+        if not self.frame_path.is_file() or not self.manifest_path.is_file():
+            return "no frame yet"
+        manifest = json.loads(self.manifest_path.read_text())
+        if manifest.get("frame_hash") != self.spec.frame_hash():
+            return "the spec's frame sections changed"
+        inputs = manifest.get("inputs") or {}
+        if set(inputs) != set(self.spec.sources):
+            return "the sources changed"
+        for name, src in self.spec.sources.items():
+            path = resolve_path(self.root, src.path)
+            seen = inputs[name]
+            if not path.exists():
+                return f"sources.{name}: {path} is missing"
+            if _size(path) != seen.get("bytes") or file_sha256(path) != seen.get("sha256"):
+                return f"sources.{name}: {path} changed since the frame was built"
+        return None
+
     # -- verbs ---------------------------------------------------------------------------
 
     def check(self) -> CheckReport:
@@ -144,6 +169,11 @@ class Project:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
             expr, plan = self._frame_expr(engine, sources, materialize=True, progress=say)
+            # a fixed row order: the engine's parallel plan would shuffle it from build to
+            # build, and tree learners bin and split on row order (the same data must give
+            # the same model)
+            key = self.spec.entity.key
+            expr = expr.order_by([c for c in ("cutoff", key) if c in expr.columns])
             say("joining features, population and labels")
             with atomic_path(self.frame_path) as tmp:
                 engine.write_parquet(expr, tmp)
@@ -181,20 +211,21 @@ class Project:
     def train(self, progress: Progress | None = None) -> TrainResult:
         """Backtest the candidates, choose and calibrate one, and save it as a bundle.
 
-        The frame is (re)built first when it is missing or was built from another spec.
+        The frame is (re)built first when it is missing, was built from another spec, or
+        any input file changed since (new rows arrived): a model is always trained on the
+        data as it stands.
         """
         import json
 
         from propensity.modeling.training import read_frame, train_frame
 
         say = progress or (lambda _step: None)
-        manifest = (
-            json.loads(self.manifest_path.read_text()) if self.manifest_path.is_file() else {}
-        )
-        if not self.frame_path.is_file() or manifest.get("frame_hash") != self.spec.frame_hash():
+        why = self.stale_frame()
+        if why is not None:
+            log.info("train: rebuilding the frame: %s", why)
             say("building the frame")
             self.build()
-            manifest = json.loads(self.manifest_path.read_text())
+        manifest = json.loads(self.manifest_path.read_text())
         frame = read_frame(self.frame_path, self.spec.entity.key)
         return train_frame(
             self.spec,

@@ -305,20 +305,33 @@ class MonitorSection(_Section):
     #: realized ROC-AUC below what the backtest promised, by this much
     auc_drop_warn: float = Field(default=0.03, gt=0)
     auc_drop_alert: float = Field(default=0.05, gt=0)
+    #: realized calibration error (ECE) above what the backtest promised, by this much:
+    #: the scores still rank but no longer mean what they say (expected values mislead)
+    ece_rise_warn: float = Field(default=0.03, gt=0)
+    ece_rise_alert: float = Field(default=0.06, gt=0)
+    #: the outcome rate against the mean score, as a shift in log-odds (0.2: 40 % against
+    #: 35 %, or 2.4 % against 2 %); flagged only when beyond chance (3 standard errors)
+    rate_shift_warn: float = Field(default=0.2, gt=0)
+    rate_shift_alert: float = Field(default=0.3, gt=0)
 
 
 class RetrainSection(_Section):
     """``[retrain]``: when ``propensity retrain`` trains a challenger, and when it wins."""
 
-    #: retrain when monitoring's verdict reaches this ("never": drift is no trigger)
+    #: retrain when the drift verdict reaches this ("never": drift is no trigger)
     on_drift: Literal["warn", "alert", "never"] = "alert"
+    #: retrain when a realized check of the serving model's past scores reaches this
+    on_outcomes: Literal["warn", "alert", "never"] = "alert"
     #: retrain when a realized ROC-AUC falls below this
     auc_floor: float | None = Field(default=None, gt=0, lt=1)
     #: retrain when the production model is older than this
     max_age: DurationField | None = None
-    #: the challenger replaces the champion only when its ROC-AUC on the latest labelled
-    #: cutoff is higher by at least this much
+    #: the challenger replaces the champion when its ROC-AUC on the latest labelled
+    #: cutoff is higher by at least this much ...
     margin: float = 0.005
+    #: ... or when it ranks as well (within ``margin``) and its log loss there is lower by
+    #: at least this much (the champion's probabilities no longer mean what they say)
+    log_loss_margin: float = Field(default=0.01, ge=0)
 
 
 #: the sections that decide what the frame holds (not policy, engine, backtest, train)

@@ -268,3 +268,59 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     assert after.keys() == before.keys()
     assert after["orders.parquet"] == before["orders.parquet"]
     assert after["customers.csv"] != before["customers.csv"]  # written before the failure
+
+
+def test_until_is_the_history_as_it_stood_that_day():
+    full = simulate(1500, seed=4)
+    day = dt.date(2024, 9, 15)
+    cut = full.until(day)
+    stamp = pd.Timestamp(day)
+    signed = pd.to_datetime(full.customers["signup_date"]) < stamp
+    pd.testing.assert_frame_equal(cut.customers, full.customers[signed].reset_index(drop=True))
+    for name, time in EVENTS.items():
+        table = getattr(full, name)
+        assert (getattr(cut, name)[time] < stamp).all()
+        pd.testing.assert_frame_equal(
+            getattr(cut, name), table[table[time] < stamp].reset_index(drop=True)
+        )
+    # a churn on or after the day is not known yet; earlier ones are
+    known = full.churned_at[signed.to_numpy()]
+    assert cut.churned_at[known < stamp].equals(known[known < stamp])
+    assert cut.churned_at[~(known < stamp)].isna().all()
+    # a later day extends the same history
+    later = full.until(dt.date(2024, 12, 1))
+    assert len(later.orders) > len(cut.orders)
+    pd.testing.assert_frame_equal(later.orders.iloc[: len(cut.orders)], cut.orders)
+
+
+def test_init_lets_the_demos_time_pass_and_keeps_the_project_file(tmp_path):
+    from propensity.demo.project import init_project
+    from propensity.errors import PropensityError
+
+    root = tmp_path / "shop"
+    shift = Shift(dt.date(2024, 6, 1), "plus", 4.0)
+    init_project(root, demo=True, customers=400, seed=2, shift=shift, until=dt.date(2024, 3, 1))
+    orders = pd.read_parquet(root / "data" / "orders.parquet")
+    assert orders["order_time"].max() < pd.Timestamp("2024-03-01")
+    spec = root / "propensity.toml"
+    spec.write_text(spec.read_text() + "\n[backtest]\nfolds = 2\n")
+    done = init_project(
+        root,
+        demo=True,
+        customers=400,
+        seed=2,
+        shift=shift,
+        until=dt.date(2024, 6, 1),
+        data_only=True,
+    )
+    assert "folds = 2" in spec.read_text()  # the user's edit survives
+    assert done["shift"] == {"start": "2024-06-01", "plan": "plus", "churn": 4.0}
+    grown = pd.read_parquet(root / "data" / "orders.parquet")
+    expected = simulate(400, seed=2, shift=shift).until(dt.date(2024, 6, 1)).orders
+    assert len(grown) == len(expected) > len(orders)
+    with pytest.raises(PropensityError, match=r"--data-only: .* does not exist"):
+        init_project(tmp_path / "new", demo=True, customers=400, data_only=True)
+    with pytest.raises(PropensityError, match="add --demo"):
+        init_project(tmp_path / "plain", until=dt.date(2024, 6, 1))
+    with pytest.raises(PropensityError, match="or --data-only to rewrite only"):
+        init_project(root, demo=True, customers=400)

@@ -97,3 +97,40 @@ def test_compare_ranks_features_and_judges_score_and_size():
         "verdict": "alert",
     }
     assert result["verdict"] == "alert"
+
+
+def test_rate_shift_by_hand():
+    from propensity.monitoring.check import rate_shift
+
+    y = np.r_[np.ones(800), np.zeros(1200)]
+    p = np.full(2000, 0.35)
+    shift, z = rate_shift(y, p)
+    assert shift == pytest.approx(math.log(0.4 / 0.6) - math.log(0.35 / 0.65))
+    assert z == pytest.approx((800 - 700) / math.sqrt(2000 * 0.35 * 0.65))
+    # the same gap on 50 customers is within chance; no gap is no shift
+    assert abs(rate_shift(y[::40], p[::40])[1]) < 3.0
+    assert rate_shift(y, np.full(2000, 0.4)) == pytest.approx((0.0, 0.0), abs=1e-9)
+    # rare outcomes: 2.4 % against 2 % is about the 0.2 log-odds of 40 % against 35 %
+    rare = np.r_[np.ones(240), np.zeros(9760)]
+    assert rate_shift(rare, np.full(10_000, 0.02))[0] == pytest.approx(0.1866, abs=1e-3)
+
+
+def test_retrain_promotes_on_ranking_or_on_probabilities_with_the_same_ranking():
+    from propensity.monitoring.retrain import _better
+
+    def figures(auc, champion_auc, loss, champion_loss):
+        return {
+            "challenger_roc_auc": auc,
+            "champion_roc_auc": champion_auc,
+            "challenger_log_loss": loss,
+            "champion_log_loss": champion_loss,
+        }
+
+    assert _better(figures(0.81, 0.80, 0.50, 0.49), 0.005, 0.01).startswith("ROC-AUC 0.8100")
+    # as good a ranking, truer probabilities
+    why = _better(figures(0.798, 0.80, 0.45, 0.49), 0.005, 0.01)
+    assert why.startswith("log loss 0.4500 against 0.4900")
+    # truer probabilities but a worse ranking, or the same ranking and probabilities: kept
+    assert _better(figures(0.79, 0.80, 0.45, 0.49), 0.005, 0.01) is None
+    assert _better(figures(0.802, 0.80, 0.485, 0.49), 0.005, 0.01) is None
+    assert _better(figures(float("nan"), 0.80, 0.45, 0.49), 0.005, 0.01) is None

@@ -234,3 +234,36 @@ def test_build_reports_each_step(make_project):
     project.build(steps.append)
     assert len(steps) == project.build_steps
     assert "features of orders" in steps
+
+
+def test_the_frame_is_the_same_file_each_build_and_stale_when_an_input_changes(tmp_path):
+    import datetime as dt
+    import json
+
+    from propensity.demo.project import init_project
+
+    root = tmp_path / "shop"
+    init_project(root, demo=True, customers=2500, seed=3, until=dt.date(2025, 3, 1))
+    project = Project.load(root)
+    assert project.stale_frame() == "no frame yet"
+    shas = []
+    for _ in range(2):
+        project.build()
+        shas.append(json.loads(project.manifest_path.read_text())["frame_sha256"])
+    # the same rows in the same order: the engine's parallel plan does not reorder them
+    assert shas[0] == shas[1]
+    frame = pd.read_parquet(project.frame_path, columns=["cutoff", "customer_id"])
+    assert frame.equals(frame.sort_values(["cutoff", "customer_id"]))
+    assert project.stale_frame() is None
+    # the same bytes written again are no change; new rows are
+    orders = root / "data" / "orders.parquet"
+    orders.write_bytes(orders.read_bytes())
+    assert project.stale_frame() is None
+    init_project(root, demo=True, customers=2500, seed=3, until=dt.date(2025, 4, 1), data_only=True)
+    assert (
+        project.stale_frame()
+        == f"sources.customers: {root / 'data' / 'customers.csv'} changed since the frame was built"
+    )
+    spec = root / "propensity.toml"
+    spec.write_text(spec.read_text().replace('"30d", ', ""))
+    assert Project.load(root).stale_frame() == "the spec's frame sections changed"

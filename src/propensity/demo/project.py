@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from propensity._io import write_text
+from propensity.demo.simulate import Shift
 from propensity.errors import PropensityError
 from propensity.spec import SPEC_FILE, Spec
 
@@ -135,6 +137,9 @@ def init_project(
     customers: int = 20_000,
     seed: int = 7,
     force: bool = False,
+    shift: Shift | None = None,
+    until: dt.date | None = None,
+    data_only: bool = False,
 ) -> dict[str, object]:
     """Create a project folder with a ``propensity.toml``.
 
@@ -150,11 +155,24 @@ def init_project(
         The demo's random seed: the same seed gives the same data.
     force
         Overwrite an existing ``propensity.toml``.
+    shift
+        Demo: a change of behaviour from a date (a price rise that raises one plan's churn).
+    until
+        Demo: write the data as it stood on this day, to replay time month by month.
+    data_only
+        Demo: rewrite the data of an existing project and keep its ``propensity.toml``.
     """
     spec_path = folder / SPEC_FILE
-    if spec_path.exists() and not force:
+    if not demo and (shift is not None or until is not None or data_only):
+        raise PropensityError("--shift, --until and --data-only shape the demo's data; add --demo")
+    if data_only and not spec_path.is_file():
         raise PropensityError(
-            f"{spec_path}: a project already exists here; pass --force to overwrite it"
+            f"--data-only: {spec_path} does not exist; run without --data-only to create it"
+        )
+    if spec_path.exists() and not (force or data_only):
+        raise PropensityError(
+            f"{spec_path}: a project already exists here; pass --force to overwrite it "
+            "(or --data-only to rewrite only the demo's data)"
         )
     if customers < 100:
         raise PropensityError(f"--customers: {customers} is too few; use at least 100")
@@ -166,8 +184,18 @@ def init_project(
     if demo:
         from propensity.demo.simulate import write_demo
 
-        rows = write_demo(folder / "data", customers, seed=seed)
+        rows = write_demo(folder / "data", customers, seed=seed, shift=shift, until=until)
     else:
         (folder / "data").mkdir(exist_ok=True)
-    write_text(spec_path, text)
-    return {"project": str(folder), "spec": str(spec_path), "demo": demo, "rows": rows}
+    if not data_only:
+        write_text(spec_path, text)
+    return {
+        "project": str(folder),
+        "spec": str(spec_path),
+        "demo": demo,
+        "rows": rows,
+        "until": None if until is None else str(until),
+        "shift": None
+        if shift is None
+        else {"start": str(shift.start), "plan": shift.plan, "churn": shift.churn_multiplier},
+    }

@@ -114,6 +114,25 @@ class DemoData:
     tickets: pd.DataFrame
     churned_at: pd.Series[pd.Timestamp]
 
+    def until(self, day: dt.date) -> DemoData:
+        """The tables as they stood on ``day``.
+
+        Customers who had signed up before it and events before it; a churn on or after
+        ``day`` is not known yet (NaT). Replaying a run of days, one ``until`` each, is how
+        the demo lets time pass: train at one date, score the next month on more data.
+        """
+        stamp = pd.Timestamp(day)
+        signed = pd.to_datetime(self.customers["signup_date"]) < stamp
+        customers = self.customers[signed].reset_index(drop=True)
+        churned = self.churned_at[signed.to_numpy()]
+        return DemoData(
+            customers,
+            self.orders[self.orders["order_time"] < stamp].reset_index(drop=True),
+            self.logins[self.logins["login_time"] < stamp].reset_index(drop=True),
+            self.tickets[self.tickets["opened_at"] < stamp].reset_index(drop=True),
+            churned.where(churned < stamp),
+        )
+
 
 def simulate(
     customers: int = 20_000,
@@ -259,7 +278,12 @@ def simulate(
 
 
 def write_demo(
-    folder: Path, customers: int = 20_000, *, seed: int = 7, shift: Shift | None = None
+    folder: Path,
+    customers: int = 20_000,
+    *,
+    seed: int = 7,
+    shift: Shift | None = None,
+    until: dt.date | None = None,
 ) -> dict[str, int]:
     """Simulate the shop and write its four files into a folder.
 
@@ -277,6 +301,9 @@ def write_demo(
         The random seed: the same arguments give the same files.
     shift
         An optional change after a date (a price rise for one plan).
+    until
+        Write the data as it stood on this day (see :meth:`DemoData.until`); the same
+        seed and a later day give the same history, extended.
 
     Returns
     -------
@@ -284,6 +311,8 @@ def write_demo(
         The number of rows written, by file stem.
     """
     data = simulate(customers, seed=seed, shift=shift)
+    if until is not None:
+        data = data.until(until)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "customers.csv") as tmp:
         data.customers.to_csv(tmp, index=False)

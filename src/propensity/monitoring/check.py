@@ -6,7 +6,8 @@ Two questions, answered from the data alone:
   drift, score drift and size, against the bundle's reference);
 - for every past ``score`` run whose label window has closed by the date, how good were
   the scores, now that the outcomes are known? (ROC-AUC, calibration and lift as realized,
-  against what the backtest promised on its test cutoff).
+  against what the backtest promised on its test cutoff: a ranking that got worse, or
+  probabilities that no longer match the outcome rates, warn or alert).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from propensity.store import connect
 if TYPE_CHECKING:
     from propensity.project import Project
 
-__all__ = ["monitor"]
+__all__ = ["monitor", "rate_shift"]
 
 
 def _thresholds(project: Project) -> Thresholds:
@@ -73,7 +74,10 @@ def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) 
         realized = _realized(project, engine, sources, min(as_of, end), horizon, key)
     finally:
         engine.close()
-    checks = [drift["verdict"], *(r["verdict"] for r in realized)]
+    # runs of other (earlier) models stay on record but no longer judge this one
+    for run in realized:
+        run["current"] = run["bundle"] == model.path.name
+    checks = [drift["verdict"], *(r["verdict"] for r in realized if r["current"])]
     result = {
         "as_of": str(as_of),
         "bundle": model.path.name,
@@ -140,6 +144,15 @@ def _realized(
         promised = dict(manifest.get("test", {}))
         trained_to = (manifest.get("training_window") or {}).get("last_cutoff")
         drop = (promised.get("roc_auc") or np.nan) - report["roc_auc"]
+        rise = report["ece"] - (promised.get("ece") or np.nan)
+        shift, z = rate_shift(y, p)
+        checks = {
+            "roc_auc": verdict(float(drop), thresholds.auc_drop_warn, thresholds.auc_drop_alert),
+            "ece": verdict(float(rise), thresholds.ece_rise_warn, thresholds.ece_rise_alert),
+            "rate": verdict(abs(shift), thresholds.rate_shift_warn, thresholds.rate_shift_alert)
+            if abs(z) >= 3.0
+            else "ok",
+        }
         out.append(
             {
                 "run": run_id,
@@ -154,14 +167,32 @@ def _realized(
                     k: promised.get(k) for k in ("roc_auc", "log_loss", "ece", "lift_top10")
                 },
                 "roc_auc_drop": float(drop),
+                "ece_rise": float(rise),
+                "rate_shift": shift,
+                "rate_z": z,
                 # scored at a date the model learned from: the outcomes are not news to it
                 "in_sample": bool(trained_to and as_of_text <= str(trained_to)),
-                "verdict": verdict(
-                    float(drop), thresholds.auc_drop_warn, thresholds.auc_drop_alert
-                ),
+                "checks": checks,
+                "verdict": worst(list(checks.values())),
             }
         )
     return out
+
+
+def rate_shift(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Calibration in the large: the outcome rate against the mean score.
+
+    Returns the shift in log-odds (positive: more outcomes than the scores said) and
+    how many standard errors the count of outcomes lies from the sum of the scores (a
+    z-score: with independent outcomes of those probabilities, beyond 3 is not chance).
+    """
+    eps = 1e-6
+    observed = float(np.clip(y.mean(), eps, 1 - eps))
+    expected = float(np.clip(p.mean(), eps, 1 - eps))
+    shift = float(np.log(observed / (1 - observed)) - np.log(expected / (1 - expected)))
+    spread = float(np.sqrt(np.sum(p * (1 - p))))
+    z = float((y.sum() - p.sum()) / spread) if spread > 0 else 0.0
+    return shift, z
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
