@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -682,36 +683,41 @@ def _print_monitor(result: dict[str, Any]) -> None:
         )
     out.print(table)
     if result["realized"]:
+        # narrow enough for 80 columns; the page and the JSON have every figure
         runs = Table(
-            "scored as of",
+            "as of",
             "model",
-            "customers",
-            "ROC-AUC realized",
-            "promised",
-            "outcome rate",
-            "mean score",
-            "ECE realized",
-            "promised",
+            "AUC (promised)",
+            "did / said",
+            "ECE (promised)",
             "verdict",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        legend = (
+            "AUC: realized ROC-AUC; did: the share who did it; said: the mean score; "
+            "ECE: the calibration error; model: this one or an earlier one"
         )
 
-        def fmt(value: float | None, digits: int) -> str:
-            return "" if value is None else f"{value:.{digits}f}"
+        def fmt(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
 
         for r in result["realized"]:
+            real, promised = r["realized"], r["promised"]
             runs.add_row(
-                r["as_of"] + (" (in sample)" if r.get("in_sample") else ""),
-                r["bundle"],
-                f"{r['customers']:,}",
-                fmt(r["realized"]["roc_auc"], 4),
-                fmt(r["promised"].get("roc_auc"), 4),
-                fmt(r["outcome_rate"], 3),
-                fmt(r["mean_score"], 3),
-                fmt(r["realized"]["ece"], 3),
-                fmt(r["promised"].get("ece"), 3),
+                r["as_of"] + ("*" if r.get("in_sample") else ""),
+                "this" if r.get("current", True) else "earlier",
+                f"{fmt(real['roc_auc'])} ({fmt(promised.get('roc_auc'))})",
+                f"{fmt(r['outcome_rate'])} / {fmt(r['mean_score'])}",
+                f"{fmt(real['ece'])} ({fmt(promised.get('ece'))})",
                 f"[{colour[r['verdict']]}]{r['verdict']}[/]",
             )
+        if any(r.get("in_sample") for r in result["realized"]):
+            legend += "; *: scored at a date the model was trained on"
         out.print(runs)
+        out.print(legend, highlight=False)
     else:
         out.print("no score run has a closed label window yet: nothing realized to judge")
     out.print(f"details: {result['path']}", highlight=False, soft_wrap=True)
