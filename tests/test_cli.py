@@ -144,3 +144,21 @@ def test_error_messages_keep_their_brackets(tmp_path):
     )
     assert done.returncode == 2
     assert "'2025-x[tensorflow]' is not a date" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shift", "2025-13-01"], "--shift: '2025-13-01' is not a date; write e.g. 2025-10-01"),
+        (["--shift", "2025-01-01", "--shift-plan", "gold"], "--shift-plan: unknown plan 'gold'"),
+        (["--shift", "2025-01-01", "--shift-churn", "0"], "--shift-churn: 0.0 must be a positive"),
+        (["--until", "soon"], "--until: 'soon' is not a date"),
+        (["--data-only"], "--data-only: "),
+    ],
+)
+def test_init_demo_options_refuse_bad_values_and_write_nothing(tmp_path, args, message):
+    done = cli("init", tmp_path / "shop", "--demo", "--customers", "200", *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "shop" / "data").exists()

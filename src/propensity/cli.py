@@ -98,9 +98,14 @@ def init(
 ) -> None:
     """Create a project; --demo writes simulated data and a spec that works as is."""
     from propensity.demo.project import init_project
-    from propensity.demo.simulate import Shift
+    from propensity.demo.simulate import PLANS, Shift
+    from propensity.errors import DataError
 
     moved, day = _date("--shift", shift), _date("--until", until)
+    if shift_plan not in PLANS:
+        raise DataError(f"--shift-plan: unknown plan {shift_plan!r}; plans are: {', '.join(PLANS)}")
+    if not shift_churn > 0:
+        raise DataError(f"--shift-churn: {shift_churn} must be a positive number (1: no change)")
 
     def run() -> dict[str, object]:
         return init_project(

@@ -169,11 +169,6 @@ class Project:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
             expr, plan = self._frame_expr(engine, sources, materialize=True, progress=say)
-            # a fixed row order: the engine's parallel plan would shuffle it from build to
-            # build, and tree learners bin and split on row order (the same data must give
-            # the same model)
-            key = self.spec.entity.key
-            expr = expr.order_by([c for c in ("cutoff", key) if c in expr.columns])
             say("joining features, population and labels")
             with atomic_path(self.frame_path) as tmp:
                 engine.write_parquet(expr, tmp)
