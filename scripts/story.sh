@@ -14,7 +14,9 @@ today() {  # the data as it stood on that day
   echo "== $1"
 }
 
-propensity init "$project" "${demo[@]}" --until "$shift_day" --force
+# a fresh project each time: an old one keeps its models, runs and aliases
+rm -rf -- "$project"
+propensity init "$project" "${demo[@]}" --until "$shift_day"
 propensity train --project "$project"
 for m in 01 02 03 04 05 06 07; do
   today "2025-$m-01"

@@ -154,6 +154,9 @@ def test_error_messages_keep_their_brackets(tmp_path):
         (["--shift", "2025-01-01", "--shift-churn", "0"], "--shift-churn: 0.0 must be a positive"),
         (["--until", "soon"], "--until: 'soon' is not a date"),
         (["--data-only"], "--data-only: "),
+        (["--shift-plan", "plus"], "describe a --shift; add --shift DATE"),
+        (["--shift", "2022-06-01"], "--shift: 2022-06-01 is outside the demo's period"),
+        (["--until", "2022-12-01"], "--until: 2022-12-01 is not after the demo's first day"),
     ],
 )
 def test_init_demo_options_refuse_bad_values_and_write_nothing(tmp_path, args, message):

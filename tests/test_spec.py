@@ -91,6 +91,10 @@ def test_bad_literal_and_date_name_the_value_and_the_options():
             lambda s: s["sources"]["customers"].update(measures=["x"]),
             "`measures` and `categories` belong to events sources",
         ),
+        (
+            lambda s: s.update(monitor={"rate_shift_warn": 0.5}),
+            r"monitor: rate_shift_warn \(0.5\) is above rate_shift_alert \(0.3\)",
+        ),
     ],
 )
 def test_combinations_are_validated(change, message):

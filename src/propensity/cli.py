@@ -77,11 +77,13 @@ def init(
         ),
     ] = None,
     shift_plan: Annotated[
-        str, typer.Option(help="Demo: the plan --shift hits (basic, plus or premium).")
-    ] = "basic",
+        str | None,
+        typer.Option(help="Demo: the plan --shift hits: basic (default), plus or premium."),
+    ] = None,
     shift_churn: Annotated[
-        float, typer.Option(help="Demo: --shift multiplies that plan's weekly churn by this.")
-    ] = 10.0,
+        float | None,
+        typer.Option(help="Demo: --shift multiplies that plan's weekly churn by this (10)."),
+    ] = None,
     until: Annotated[
         str | None,
         typer.Option(
@@ -102,6 +104,10 @@ def init(
     from propensity.errors import DataError
 
     moved, day = _date("--shift", shift), _date("--until", until)
+    if moved is None and (shift_plan is not None or shift_churn is not None):
+        raise DataError("--shift-plan and --shift-churn describe a --shift; add --shift DATE")
+    shift_plan = shift_plan or "basic"
+    shift_churn = 10.0 if shift_churn is None else shift_churn
     if shift_plan not in PLANS:
         raise DataError(f"--shift-plan: unknown plan {shift_plan!r}; plans are: {', '.join(PLANS)}")
     if not shift_churn > 0:

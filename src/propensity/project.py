@@ -164,6 +164,10 @@ class Project:
         """
         say = progress or (lambda _step: None)
         started = time.perf_counter()
+        # fingerprint the inputs before reading them: a file that changes during the build
+        # then makes the frame stale instead of passing for current
+        say("fingerprinting inputs")
+        inputs = self._fingerprints()
         engine = Engine(self.spec.engine, self.workspace / "tmp")
         try:
             say("reading sources")
@@ -181,9 +185,8 @@ class Project:
                     "cutoff. Check cutoffs.start against the data's dates and "
                     "population.active_within"
                 )
-            say("fingerprinting inputs")
             features = plan.features if plan else self._table_features(sources)
-            manifest = self._manifest(sources, stats, features, plan)
+            manifest = self._manifest(inputs, stats, features, plan)
             write_json(self.manifest_path, manifest)
         finally:
             engine.close()
@@ -451,9 +454,23 @@ class Project:
             "schema": {n: str(t) for n, t in frame.schema().items()},
         }
 
+    def _fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Each source file's size and SHA-256 (a missing one is left to the reader)."""
+        out = {}
+        for name, src in self.spec.sources.items():
+            path = resolve_path(self.root, src.path)
+            if path.exists():
+                out[name] = {
+                    "path": str(src.path),
+                    "table": src.table,
+                    "bytes": _size(path),
+                    "sha256": file_sha256(path),
+                }
+        return out
+
     def _manifest(
         self,
-        sources: dict[str, Source],
+        inputs: dict[str, dict[str, Any]],
         stats: dict[str, Any],
         features: list[str],
         plan: FramePlan | None,
@@ -470,15 +487,7 @@ class Project:
             "target": None if spec.target is None else spec.target.model_dump(mode="json"),
             "table_mode": spec.table_mode,
             "observed_end": None if plan is None else str(plan.observed_end),
-            "inputs": {
-                name: {
-                    "path": str(src.spec.path),
-                    "table": src.spec.table,
-                    "bytes": _size(src.path),
-                    "sha256": file_sha256(src.path),
-                }
-                for name, src in sources.items()
-            },
+            "inputs": inputs,
             "rows": stats["rows"],
             "customers": stats["customers"],
             "label_rate": stats["label_rate"],

@@ -314,6 +314,19 @@ class MonitorSection(_Section):
     rate_shift_warn: float = Field(default=0.2, gt=0)
     rate_shift_alert: float = Field(default=0.3, gt=0)
 
+    @model_validator(mode="after")
+    def _warn_before_alert(self) -> MonitorSection:
+        for check in ("psi", "missing", "size", "auc_drop", "ece_rise", "rate_shift"):
+            warn, alert = getattr(self, f"{check}_warn"), getattr(self, f"{check}_alert")
+            if warn > alert:
+                raise PydanticCustomError(
+                    "warn_above_alert",
+                    "{check}_warn ({warn}) is above {check}_alert ({alert}); a check warns "
+                    "before it alerts: lower {check}_warn or raise {check}_alert",
+                    {"check": check, "warn": warn, "alert": alert},
+                )
+        return self
+
 
 class RetrainSection(_Section):
     """``[retrain]``: when ``propensity retrain`` trains a challenger, and when it wins."""

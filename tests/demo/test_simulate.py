@@ -324,3 +324,13 @@ def test_init_lets_the_demos_time_pass_and_keeps_the_project_file(tmp_path):
         init_project(tmp_path / "plain", until=dt.date(2024, 6, 1))
     with pytest.raises(PropensityError, match="or --data-only to rewrite only"):
         init_project(root, demo=True, customers=400)
+    # time passes on the same history only, and never over a real project's data
+    with pytest.raises(PropensityError, match="--customers: 500 differs from 400"):
+        init_project(root, demo=True, customers=500, seed=2, shift=shift, data_only=True)
+    with pytest.raises(PropensityError, match="--shift: None differs from"):
+        init_project(root, demo=True, customers=400, seed=2, data_only=True)
+    real = tmp_path / "real"
+    init_project(real)
+    with pytest.raises(PropensityError, match="holds no data written by `init --demo`"):
+        init_project(real, demo=True, customers=400, data_only=True)
+    assert list((real / "data").iterdir()) == []

@@ -134,3 +134,46 @@ def test_retrain_promotes_on_ranking_or_on_probabilities_with_the_same_ranking()
     assert _better(figures(0.79, 0.80, 0.45, 0.49), 0.005, 0.01) is None
     assert _better(figures(0.802, 0.80, 0.485, 0.49), 0.005, 0.01) is None
     assert _better(figures(float("nan"), 0.80, 0.45, 0.49), 0.005, 0.01) is None
+
+
+def test_only_the_monitored_models_own_runs_judge_it():
+    from propensity.monitoring.check import overall
+    from propensity.reporting.monitoring import monitoring_html
+
+    def run(bundle, verdict):
+        return {"bundle": bundle, "verdict": verdict, "as_of": "2025-01-01"}
+
+    # an earlier model's bad run stays on record but does not judge the new one
+    runs = [run("old", "alert"), run("new", "ok")]
+    assert overall("ok", runs, "new") == "ok"
+    assert [r["current"] for r in runs] == [False, True]
+    assert overall("ok", [run("old", "ok"), run("new", "alert")], "new") == "alert"
+    assert overall("warn", [run("old", "alert")], "new") == "warn"
+    assert overall("ok", [run("new", "warn"), run("new", "alert")], "new") == "alert"
+
+    # the page says when none of the runs is the monitored model's
+    def realized(bundle, verdict):
+        return {
+            "bundle": bundle,
+            "verdict": verdict,
+            "as_of": "2025-01-01",
+            "customers": 100,
+            "outcome_rate": 0.4,
+            "mean_score": 0.3,
+            "realized": {"roc_auc": 0.8, "ece": 0.1, "lift_top10": 2.0},
+            "promised": {"roc_auc": 0.8, "ece": 0.02},
+        }
+
+    drift = {
+        "features": {},
+        "population": {"rows": 100, "reference_rows": 100, "change": 0.0, "verdict": "ok"},
+        "score": {"psi": 0.0, "verdict": "ok"},
+        "verdict": "warn",
+    }
+    past = [realized("old", "alert")]
+    result = {"as_of": "2025-06-01", "bundle": "new", "drift": drift, "realized": past}
+    result["verdict"] = overall(drift["verdict"], past, "new")
+    page = monitoring_html(result, "shop")
+    assert "None of these runs was scored by <code>new</code>" in page
+    assert "(by an earlier model)" in page
+    assert "Watch: something moved" in page  # drift alone judges it: no 'came true' claim

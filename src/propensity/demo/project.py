@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from propensity._io import write_text
-from propensity.demo.simulate import Shift
+from propensity.demo.simulate import END, START, Shift
 from propensity.errors import PropensityError
 from propensity.spec import SPEC_FILE, Spec
 
@@ -130,6 +131,28 @@ cost = 5.0
 """
 
 
+#: written beside the demo's data: which history it is (``--data-only`` must extend it)
+DEMO_MARK = ".demo.json"
+
+
+def _same_history(mark: Path, history: dict[str, object]) -> None:
+    """Refuse ``--data-only`` outside a demo, or on a different simulated history."""
+    if not mark.is_file():
+        raise PropensityError(
+            f"--data-only: {mark} does not exist, so {mark.parent} holds no data written by "
+            "`init --demo`; --data-only only rewrites the demo's data (never a real project's)"
+        )
+    before = json.loads(mark.read_text())
+    for name, value in history.items():
+        if before.get(name) != value:
+            option = {"customers": "--customers", "seed": "--seed"}.get(name, "--shift")
+            raise PropensityError(
+                f"{option}: {value} differs from {before.get(name)}, which this demo was "
+                "written with; time can only pass on the same history (or start again "
+                "with --force)"
+            )
+
+
 def init_project(
     folder: Path,
     *,
@@ -160,7 +183,9 @@ def init_project(
     until
         Demo: write the data as it stood on this day, to replay time month by month.
     data_only
-        Demo: rewrite the data of an existing project and keep its ``propensity.toml``.
+        Demo: rewrite the data of an existing demo project and keep its
+        ``propensity.toml``; the customers, seed and shift must be those it was written
+        with (``data/.demo.json``).
     """
     spec_path = folder / SPEC_FILE
     if not demo and (shift is not None or until is not None or data_only):
@@ -176,6 +201,25 @@ def init_project(
         )
     if customers < 100:
         raise PropensityError(f"--customers: {customers} is too few; use at least 100")
+    history: dict[str, object] = {
+        "customers": customers,
+        "seed": seed,
+        "shift": None
+        if shift is None
+        else {"start": str(shift.start), "plan": shift.plan, "churn": shift.churn_multiplier},
+    }
+    if shift is not None and not START < shift.start <= END:
+        raise PropensityError(
+            f"--shift: {shift.start} is outside the demo's period ({START} to {END}); "
+            "choose a date within it"
+        )
+    if until is not None and until <= START:
+        raise PropensityError(
+            f"--until: {until} is not after the demo's first day ({START}); no event would "
+            "be written"
+        )
+    if data_only:
+        _same_history(folder / "data" / DEMO_MARK, history)
     folder.mkdir(parents=True, exist_ok=True)
     name = folder.resolve().name
     text = (DEMO_SPEC if demo else TEMPLATE_SPEC).format(name=name, folder=folder)
@@ -185,6 +229,7 @@ def init_project(
         from propensity.demo.simulate import write_demo
 
         rows = write_demo(folder / "data", customers, seed=seed, shift=shift, until=until)
+        write_text(folder / "data" / DEMO_MARK, json.dumps(history, indent=1) + "\n")
     else:
         (folder / "data").mkdir(exist_ok=True)
     if not data_only:
@@ -195,7 +240,5 @@ def init_project(
         "demo": demo,
         "rows": rows,
         "until": None if until is None else str(until),
-        "shift": None
-        if shift is None
-        else {"start": str(shift.start), "plan": shift.plan, "churn": shift.churn_multiplier},
+        "shift": history["shift"],
     }

@@ -58,6 +58,9 @@ TICKET_RATE = (np.log(0.035), -0.45)
 
 DAY = 86_400
 WEEK = 7 * DAY
+#: the default period with events
+START = dt.date(2023, 1, 1)
+END = dt.date(2025, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,8 @@ def simulate(
     customers: int = 20_000,
     *,
     seed: int = 7,
-    start: dt.date = dt.date(2023, 1, 1),
-    end: dt.date = dt.date(2025, 12, 31),
+    start: dt.date = START,
+    end: dt.date = END,
     shift: Shift | None = None,
 ) -> DemoData:
     """Simulate a shop week by week.

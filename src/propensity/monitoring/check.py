@@ -31,7 +31,7 @@ from propensity.store import connect
 if TYPE_CHECKING:
     from propensity.project import Project
 
-__all__ = ["monitor", "rate_shift"]
+__all__ = ["monitor", "overall", "rate_shift"]
 
 
 def _thresholds(project: Project) -> Thresholds:
@@ -74,14 +74,10 @@ def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) 
         realized = _realized(project, engine, sources, min(as_of, end), horizon, key)
     finally:
         engine.close()
-    # runs of other (earlier) models stay on record but no longer judge this one
-    for run in realized:
-        run["current"] = run["bundle"] == model.path.name
-    checks = [drift["verdict"], *(r["verdict"] for r in realized if r["current"])]
     result = {
         "as_of": str(as_of),
         "bundle": model.path.name,
-        "verdict": worst(checks),
+        "verdict": overall(drift["verdict"], realized, model.path.name),
         "drift": drift,
         "realized": realized,
     }
@@ -177,6 +173,17 @@ def _realized(
             }
         )
     return out
+
+
+def overall(drift: str, realized: list[dict[str, Any]], bundle: str) -> str:
+    """The verdict of ``bundle``: the worst of the drift and of its own realized runs.
+
+    Marks each run ``current`` (scored by ``bundle``); runs of other (earlier) models stay
+    on record but no longer judge this one.
+    """
+    for run in realized:
+        run["current"] = run["bundle"] == bundle
+    return worst([drift, *(r["verdict"] for r in realized if r["current"])])
 
 
 def rate_shift(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:

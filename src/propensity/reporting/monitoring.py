@@ -21,24 +21,25 @@ _SAY = {
     "warn": "Watch: something moved. The model is still usable; look at what changed below "
     "before the next campaign.",
     "alert": "Act: the customers or the outcomes have changed enough that the scores may "
-    "mislead. Retrain (`propensity retrain`) or check the data.",
+    "mislead. Run propensity retrain, or check the data.",
 }
 
 
 def _headline(result: dict[str, Any]) -> str:
     """The verdict in words, told apart by what is known: drift alone, or outcomes too."""
     mine = [r for r in result["realized"] if r.get("current", True)]
-    came_true = bool(mine) and all(r["verdict"] == "ok" for r in mine)
+    fresh = [r for r in mine if not r.get("in_sample")]
+    came_true = bool(fresh) and all(r["verdict"] == "ok" for r in mine)
     if result["verdict"] != "ok" and came_true:
         return (
             "Watch: the customers have moved away from the ones the model was checked on "
             "(below), yet every score of this model whose outcomes are in came true. Keep "
-            "using it; if the next outcomes slip, retrain (`propensity retrain`)."
+            "using it; if the next outcomes slip, run propensity retrain."
         )
     if any(r["verdict"] == "alert" for r in mine):
         return (
             "Act: the scores did not come true as promised (below: what was predicted and "
-            "what happened). Retrain (`propensity retrain`) or check the data."
+            "what happened). Run propensity retrain, or check the data."
         )
     return _SAY[result["verdict"]]
 
@@ -83,8 +84,10 @@ def _came_true(realized: list[dict[str, Any]]) -> str:
     )
     last = realized[-1]
     gap = last["outcome_rate"] - last["mean_score"]
+    by = "" if last.get("current", True) else " (by an earlier model)"
     words = (
-        f"Of the customers scored as of {_esc(last['as_of'])}, {last['outcome_rate']:.0%} did "
+        f"Of the customers scored as of {_esc(last['as_of'])}{by}, "
+        f"{last['outcome_rate']:.0%} did "
         f"it; the scores said {last['mean_score']:.0%}"
         + (
             " (about right)."
@@ -137,7 +140,13 @@ def monitoring_html(
             "<th>calibration error realized</th><th>promised</th><th>lift, top 10%</th>"
             f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-        if not all(r.get("current", True) for r in realized):
+        if not any(r.get("current", True) for r in realized):
+            parts.append(
+                f"<p>None of these runs was scored by <code>{_esc(result['bundle'])}</code>: "
+                "its own outcomes are not in yet, so only drift judges it today. They stay "
+                "on record for the earlier models.</p>"
+            )
+        elif not all(r.get("current", True) for r in realized):
             parts.append(
                 "<p>Runs scored by an earlier model stay on record; only the runs of "
                 f"<code>{_esc(result['bundle'])}</code> count in today's verdict.</p>"
