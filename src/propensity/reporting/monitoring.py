@@ -32,9 +32,9 @@ def _headline(result: dict[str, Any]) -> str:
     came_true = bool(fresh) and all(r["verdict"] == "ok" for r in mine)
     if result["verdict"] != "ok" and came_true:
         return (
-            "Watch: the customers have moved away from the ones the model was checked on "
-            "(below), yet every score of this model whose outcomes are in came true. Keep "
-            "using it; if the next outcomes slip, run propensity retrain."
+            "The customers have moved away from the ones the model was checked on (below), "
+            "yet every score of this model whose outcomes are in came true. Keep using it "
+            "and watch the next outcomes; if they slip, run propensity retrain."
         )
     if any(r["verdict"] == "alert" for r in mine):
         return (
