@@ -174,3 +174,32 @@ def test_revoked_keys_are_refused_within_seconds(server):
     con.close()
     time.sleep(5.5)
     assert httpx.get(server.url + "/v1/models", headers={"X-API-Key": secret}).status_code == 401
+
+
+def test_concurrent_first_lookups_and_predictions_all_answer_right(trained, tmp_path):
+    import pandas as pd
+
+    root = copy_project(trained, tmp_path)
+    scores = pd.read_csv(root / "scores.csv").head(24)
+    rows = records(root, 2)
+    server = start_server(root)  # no lookup yet: the run is read on the first one
+    try:
+
+        def look(n: int) -> tuple[int, float]:
+            if n % 4 == 3:  # predictions in between, while the run is being read
+                with server.client("scorer") as c:
+                    answer = c.post("/v1/predict", json=rows)
+                return answer.status_code, -1.0
+            customer = scores.iloc[n]["customer_id"]
+            with server.client("analyst") as c:
+                answer = c.get(f"/v1/customers/{customer}")
+            return answer.status_code, answer.json()["probability"]
+
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(look, range(24)))
+    finally:
+        server.stop()
+    assert [status for status, _ in answers] == [200] * 24
+    for n, (_, probability) in enumerate(answers):
+        if n % 4 != 3:
+            assert abs(probability - scores.iloc[n]["probability"]) < 1e-9

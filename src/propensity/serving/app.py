@@ -18,6 +18,7 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,7 @@ class Service:
         self.refused: dict[str, str] = {}
         self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
         self.lock = asyncio.Lock()
+        self.lookup_lock = asyncio.Lock()
         self.openapi_cache: dict[str, Any] | None = None
         self.manage_gc = True
 
@@ -197,8 +199,13 @@ class Service:
             newest = newest or run
         return None if exact else newest
 
-    def customer(self, customer: str) -> dict[str, Any]:
-        """The latest stored score of a customer (no recomputation), cached per model."""
+    async def customer(self, customer: str) -> dict[str, Any]:
+        """The latest stored score of a customer (no recomputation), cached per model.
+
+        The first lookup in a run reads it into a table in a worker thread (seconds on a
+        large run), so predictions go on meanwhile; concurrent first lookups wait for one
+        read.
+        """
         version = self.model.version
         run = self._latest_run(version)
         if run is None:
@@ -210,15 +217,13 @@ class Service:
         cache_key = (version, int(run["id"]))
         table = self.lookups.get(cache_key)
         if table is None:
-            frame = pd.read_parquet(run["copy"])
-            key = self.spec.entity.key
-            frame[key] = frame[key].astype(str)
-            frame = frame.astype(object).where(frame.notna(), None)
-            table = {
-                str(r[key]): {str(k): v for k, v in r.items()}
-                for r in frame.to_dict(orient="records")
-            }
-            self.lookups = {cache_key: table}  # one run per model version is kept
+            async with self.lookup_lock:
+                table = self.lookups.get(cache_key)
+                if table is None:
+                    table = await asyncio.to_thread(
+                        _lookup_table, run["copy"], self.spec.entity.key
+                    )
+                    self.lookups = {cache_key: table}  # one run per model version is kept
         row = table.get(customer)
         if row is None:
             raise HTTPException(
@@ -235,6 +240,14 @@ class Service:
             "scored_at": run["at"],
             "model_version": run["bundle"],
         }
+
+
+def _lookup_table(path: Path, key: str) -> dict[str, dict[str, Any]]:
+    """A score run's rows by customer key (text), missing values as None."""
+    frame = pd.read_parquet(path)
+    frame[key] = frame[key].astype(str)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return {str(r[key]): {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")}
 
 
 def _plain(value: Any) -> Any:
@@ -359,7 +372,7 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
     async def customer(customer_id: str, secret: str | None = Depends(api_key)) -> dict[str, Any]:
         """A customer's latest stored score, decision and reasons (no recomputation)."""
         service.key(secret, "analyst")
-        return service.customer(customer_id)
+        return await service.customer(customer_id)
 
     @app.post(
         "/v1/predict",
