@@ -203,3 +203,35 @@ def test_concurrent_first_lookups_and_predictions_all_answer_right(trained, tmp_
     for n, (_, probability) in enumerate(answers):
         if n % 4 != 3:
             assert abs(probability - scores.iloc[n]["probability"]) < 1e-9
+
+
+def test_a_broken_production_model_at_start_up_gives_way_to_the_previous_good_one(
+    trained, tmp_path
+):
+    root = copy_project(trained, tmp_path)
+    registry = Registry(root / ".propensity")
+    rows = records(root, 1)
+    registry.promote(trained["linear"], reason="a newer model", who="tests")
+    model = root / ".propensity" / "bundles" / trained["linear"] / "model.json"
+    model.write_text(model.read_text() + " ")  # altered after promotion: refused on load
+    server = start_server(root)
+    try:
+        with server.client("admin") as c:
+            ready = c.get("/ready").json()
+            answer = c.post("/v1/predict", json=rows[0]).json()
+            models = c.get("/v1/models").json()
+            # promoting a good version ends the stand-in
+            c.post("/v1/models/promote", json={"version": trained["trees"], "reason": "fixed"})
+            after = c.get("/ready").json()
+    finally:
+        server.stop()
+    # the earlier production version serves, not the fallback score, and it says why
+    assert ready["status"] == "degraded"
+    assert ready["model_version"] == trained["trees"]
+    assert ready["reason"].startswith(f"{trained['linear']} was refused (")
+    assert ready["reason"].endswith(f"serving {trained['trees']}")
+    assert answer["model_version"] == trained["trees"]
+    assert answer["fallback"] is False
+    assert trained["linear"] in models["refused"]
+    assert models["standin"] == ready["reason"]
+    assert after == {"status": "ready", "model_version": trained["trees"]}

@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from propensity.project import Project
-from propensity.registry import Registry
+from propensity.registry import PRODUCTION, Registry
 from propensity.serving.keys import ApiKey, find_key
 from propensity.serving.log import PredictionLog
 from propensity.serving.metrics import Metrics, MetricsMiddleware
@@ -74,6 +74,8 @@ class Service:
         self.keys: dict[str, tuple[ApiKey | None, float]] = {}
         self.lookups: dict[tuple[str | None, int], dict[str, dict[str, Any]]] = {}
         self.refused: dict[str, str] = {}
+        #: why an earlier version serves instead of the one the registry names (or None)
+        self.standin: str | None = None
         self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
         self.lock = asyncio.Lock()
         self.lookup_lock = asyncio.Lock()
@@ -127,14 +129,43 @@ class Service:
             try:
                 model = await asyncio.to_thread(self.load, wanted)
             except Exception as exc:
-                self.refused[wanted] = str(exc) or type(exc).__name__
-                self.metrics.loads.labels("refused").inc()
-                log.error("model %s refused: %s", wanted, exc)
-                if self.model.fallback:
-                    self.use(fallback_model(self.spec, self.workspace, f"{wanted}: {exc}"))
+                self.refuse(wanted, exc)
+                if self.model.fallback:  # nothing good serving yet: an earlier version
+                    await self.stand_in(wanted, exc)
                 return
             self.metrics.loads.labels("loaded").inc()
+            self.standin = None
             self.use(model)
+
+    def refuse(self, version: str, exc: BaseException) -> None:
+        """Record that ``version`` failed to load or verify."""
+        self.refused[version] = str(exc) or type(exc).__name__
+        self.metrics.loads.labels("refused").inc()
+        log.error("model %s refused: %s", version, exc)
+
+    async def stand_in(self, wanted: str, exc: BaseException) -> None:
+        """Serve the newest earlier version that loads, else the fallback score.
+
+        Earlier production versions come first (newest first), then the other bundles.
+        """
+        history = [e["version"] for e in reversed(self.registry.history(PRODUCTION))]
+        others = [v["version"] for v in reversed(self.registry.versions())]
+        tried = {wanted}
+        for version in [*history, *others]:
+            if version in tried or version in self.refused:
+                continue
+            tried.add(version)
+            try:
+                model = await asyncio.to_thread(self.load, version)
+            except Exception as other:
+                self.refuse(version, other)
+                continue
+            self.metrics.loads.labels("loaded").inc()
+            self.standin = f"{wanted} was refused ({self.refused[wanted]}); serving {version}"
+            log.warning("model %s refused; serving the earlier version %s", wanted, version)
+            self.use(model)
+            return
+        self.use(fallback_model(self.spec, self.workspace, f"{wanted}: {exc}"))
 
     async def poll(self, seconds: float, *, collect: bool = False) -> None:
         """Follow the registry: promotions made from the CLI reach the running service.
@@ -315,6 +346,13 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
     async def ready() -> JSONResponse:
         """Ready with a verified model; ``degraded`` on the fallback score (503 without one)."""
         model = service.model
+        if not model.fallback and service.standin is not None:
+            standin = {
+                "status": "degraded",
+                "reason": service.standin,
+                "model_version": model.version,
+            }
+            return JSONResponse(standin)
         if not model.fallback:
             return JSONResponse({"status": "ready", "model_version": model.version})
         body = {
@@ -339,6 +377,7 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
             "serving": service.model.summary(),
             "aliases": service.registry.aliases(),
             "refused": service.refused,
+            "standin": service.standin,
         }
 
     @app.post("/v1/models/promote", tags=["models"])
@@ -365,6 +404,7 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
                 raise HTTPException(409, f"version {body.version!r} refused: {exc}") from None
             service.refused.pop(body.version, None)
             service.metrics.loads.labels("loaded").inc()
+            service.standin = None
             service.use(model)
         return {"version": body.version, "previous": previous, "serving": body.version}
 
