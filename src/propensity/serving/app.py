@@ -74,6 +74,7 @@ class Service:
         self.keys: dict[str, tuple[ApiKey | None, float]] = {}
         self.lookups: dict[tuple[str | None, int], dict[str, dict[str, Any]]] = {}
         self.refused: dict[str, str] = {}
+        self.refused_at: dict[str, float] = {}  # the bundle's newest file time when refused
         #: why an earlier version serves instead of the one the registry names (or None)
         self.standin: str | None = None
         self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
@@ -124,8 +125,13 @@ class Service:
                         )
                     )
                 return
-            if wanted == self.model.version or wanted in self.refused:
+            if wanted == self.model.version:
                 return
+            if wanted in self.refused:
+                if not self._restored(wanted):
+                    return
+                log.info("model %s changed since it was refused: trying it again", wanted)
+                del self.refused[wanted]
             try:
                 model = await asyncio.to_thread(self.load, wanted)
             except Exception as exc:
@@ -137,9 +143,20 @@ class Service:
             self.standin = None
             self.use(model)
 
+    def _stamp(self, version: str) -> float:
+        """The newest modification time of a bundle's files (0 when it has none)."""
+        folder = self.workspace / "bundles" / version
+        times = [p.stat().st_mtime for p in folder.iterdir()] if folder.is_dir() else []
+        return max(times, default=0.0)
+
+    def _restored(self, version: str) -> bool:
+        """Whether a refused bundle's files changed since (restored from a backup)."""
+        return self._stamp(version) > self.refused_at.get(version, float("inf"))
+
     def refuse(self, version: str, exc: BaseException) -> None:
         """Record that ``version`` failed to load or verify."""
         self.refused[version] = str(exc) or type(exc).__name__
+        self.refused_at[version] = self._stamp(version)
         self.metrics.loads.labels("refused").inc()
         log.error("model %s refused: %s", version, exc)
 
