@@ -241,3 +241,34 @@ def test_a_broken_production_model_gives_way_to_the_previous_one_until_it_is_res
     assert trained["linear"] in models["refused"]
     assert models["standin"] == ready["reason"]
     assert after == {"status": "ready", "model_version": trained["linear"]}
+
+
+def test_a_new_score_run_moves_the_capacity_cut_of_the_running_service(trained, tmp_path):
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from propensity.decisions.policy import Policy
+    from propensity.project import Project
+    from propensity.serving.model import capacity_cut
+
+    root = copy_project(trained, tmp_path)
+    server = start_server(root)
+    try:
+        with server.client("scorer") as c:
+            before = c.get("/v1/models").json()["serving"]["capacity_cut"]
+            project = Project.load(root)
+            project.score(dt.date(2025, 3, 1), root / "march.csv", reasons_for=0)
+            scores = pd.read_csv(root / "march.csv")["probability"].to_numpy(dtype=float)
+            expected = capacity_cut(Policy.from_spec(project.spec.policy), scores)
+            deadline = time.monotonic() + 15
+            after = before
+            while after != expected and time.monotonic() < deadline:
+                time.sleep(0.2)
+                after = c.get("/v1/models").json()["serving"]["capacity_cut"]
+    finally:
+        server.stop()
+    assert np.isfinite(expected)
+    assert expected != before
+    assert after == expected

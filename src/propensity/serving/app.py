@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -34,7 +35,7 @@ from propensity.registry import PRODUCTION, Registry
 from propensity.serving.keys import ApiKey, find_key
 from propensity.serving.log import PredictionLog
 from propensity.serving.metrics import Metrics, MetricsMiddleware
-from propensity.serving.model import ServedModel, fallback_model, load_served
+from propensity.serving.model import ServedModel, capacity_cut, fallback_model, load_served
 from propensity.serving.schema import check_records, record_schema
 from propensity.store import connect
 
@@ -75,6 +76,7 @@ class Service:
         self.lookups: dict[tuple[str | None, int], dict[str, dict[str, Any]]] = {}
         self.refused: dict[str, str] = {}
         self.refused_at: dict[str, float] = {}  # the bundle's newest file time when refused
+        self.cut_run: dict[str, int | None] = {}  # the score run behind each capacity cut
         #: why an earlier version serves instead of the one the registry names (or None)
         self.standin: str | None = None
         self.model: ServedModel = fallback_model(self.spec, self.workspace, "not loaded yet")
@@ -86,7 +88,9 @@ class Service:
     # -- the model -----------------------------------------------------------------------
 
     def _reference(self, version: str) -> np.ndarray | None:
+        """The scores of the latest run of ``version``, whose ranks set the capacity cut."""
         run = self._latest_run(version, exact=True)
+        self.cut_run[version] = None if run is None else int(run["id"])
         if run is None:
             return None
         frame = pd.read_parquet(run["copy"], columns=[run["score_column"]])
@@ -126,6 +130,7 @@ class Service:
                     )
                 return
             if wanted == self.model.version:
+                await self._follow_score_runs()
                 return
             if wanted in self.refused:
                 if not self._restored(wanted):
@@ -142,6 +147,27 @@ class Service:
             self.metrics.loads.labels("loaded").inc()
             self.standin = None
             self.use(model)
+
+    async def _follow_score_runs(self) -> None:
+        """A newer ``score`` run of the serving model moves its capacity cut.
+
+        "Within capacity" ranks a prediction among the latest run's customers; the cut is
+        recomputed in a worker thread and swapped in with a copy of the model.
+        """
+        model = self.model
+        if model.bundle is None or model.version is None:
+            return
+        run = self._latest_run(model.version, exact=True)
+        if run is None or int(run["id"]) == self.cut_run.get(model.version):
+            return
+        run_id = int(run["id"])
+        reference = await asyncio.to_thread(self._reference, model.version)
+        if reference is None:
+            return
+        cut = capacity_cut(model.policy, reference)
+        if cut != model.cut:
+            log.info("capacity cut of %s: %s (score run %s)", model.version, cut, run_id)
+            self.model = dataclasses.replace(model, cut=cut)
 
     def _stamp(self, version: str) -> float:
         """The newest modification time of a bundle's files (0 when it has none)."""

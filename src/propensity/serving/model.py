@@ -324,6 +324,20 @@ class NotServable(PropensityError, ValueError):
     """A bundle that loads but cannot answer single records (trained before serving)."""
 
 
+def capacity_cut(policy: Policy, reference: np.ndarray) -> float:
+    """The lowest score within capacity when ``reference`` is the population ranked.
+
+    -inf when every customer fits (or there is no reference), +inf when none does.
+    """
+    if not len(reference):
+        return -math.inf
+    limit = policy.limit(len(reference))
+    ranked = np.sort(reference)[::-1]
+    if limit == 0:
+        return math.inf
+    return float(ranked[limit - 1]) if limit < len(ranked) else -math.inf
+
+
 def load_served(
     spec: Spec, workspace: Path, version: str, reference: np.ndarray | None = None
 ) -> ServedModel:
@@ -359,11 +373,7 @@ def load_served(
             reference = bundle.holdout()["score"].to_numpy(dtype=float)
         except PropensityError:
             reference = np.array([])
-    cut = -math.inf
-    if len(reference):
-        limit = policy.limit(len(reference))
-        ranked = np.sort(reference)[::-1]
-        cut = math.inf if limit == 0 else float(ranked[limit - 1]) if limit < len(ranked) else cut
+    cut = capacity_cut(policy, reference)
     frozen = plan.get("bgnbd", {}).get("frozen")
     return ServedModel(
         version=version,
