@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -151,6 +152,18 @@ def test_oversized_bodies_and_lists_get_413(server, trained):
         huge = c.post("/v1/predict", content=b"[" + b" " * 1_100_000 + b"]")
         many = c.post("/v1/predict", json=[{"tenure_days": 1.0}] * 1001)
         fine = c.post("/v1/predict", json=[good] * 50)
+
+        def chunks(n: int):  # no Content-Length: sent chunked, read up to the limit only
+            for _ in range(n):
+                yield b" " * 65_536
+
+        streamed = c.post("/v1/predict", content=chunks(64))  # 4 MiB
+        small = c.post("/v1/predict", content=iter([b"[", json.dumps(good).encode(), b"]"]))
+    assert streamed.status_code == 413
+    reason = streamed.json()["detail"][0]["reason"]
+    assert reason.startswith("the body is at least 1,")
+    assert reason.endswith("bytes; at most 1,000,000 ([serve] max_body_bytes)")
+    assert small.status_code == 200, small.text
     assert huge.status_code == 413
     assert huge.json()["detail"][0]["reason"] == (
         "the body is 1,100,002 bytes; at most 1,000,000 ([serve] max_body_bytes)"

@@ -474,7 +474,16 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
             return _too_large(int(declared), settings.max_body_bytes)
-        body = await request.body()
+        if declared:
+            body = await request.body()
+        else:  # chunked: read it piece by piece and stop at the limit
+            parts, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > settings.max_body_bytes:
+                    return _too_large(size, settings.max_body_bytes, at_least=True)
+                parts.append(chunk)
+            body = b"".join(parts)
         if len(body) > settings.max_body_bytes:
             return _too_large(len(body), settings.max_body_bytes)
         try:
@@ -623,13 +632,15 @@ def create_app(project: Project, *, poll_seconds: float = 1.0, manage_gc: bool =
     return app
 
 
-def _too_large(size: int, limit: int) -> JSONResponse:
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> JSONResponse:
+    """413 for a body over ``limit`` (``at_least``: a chunked body, not read to its end)."""
+    what = f"at least {size:,}" if at_least else f"{size:,}"
     return _problem(
         413,
         [
             {
                 "field": "",
-                "reason": f"the body is {size:,} bytes; at most {limit:,} ([serve] max_body_bytes)",
+                "reason": f"the body is {what} bytes; at most {limit:,} ([serve] max_body_bytes)",
                 "type": "too_large",
             }
         ],
