@@ -74,12 +74,14 @@ class Shift:
     plan
         The plan hit: one of "basic", "plus", "premium".
     churn_multiplier
-        The weekly churn hazard of that plan's customers is multiplied by this from `start`.
+        The weekly churn hazard of that plan's customers is multiplied by this from `start`
+        (default 10, as ``init --shift``: a smaller change hardly moves an inactivity
+        target whose base rate is 35-60 %).
     """
 
     start: dt.date
     plan: str
-    churn_multiplier: float = 2.5
+    churn_multiplier: float = 10.0
 
     def __post_init__(self) -> None:
         if self.plan not in PLANS:
