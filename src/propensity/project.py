@@ -114,7 +114,7 @@ class Project:
         """Why the frame must be rebuilt before training (None: it is current).
 
         Current means built from this spec's frame sections and from input files with the
-        same size and SHA-256 as now; a file is only hashed when its size is unchanged.
+        same fingerprints (size and SHA-256) as now.
         """
         import json
 
@@ -126,12 +126,12 @@ class Project:
         inputs = manifest.get("inputs") or {}
         if set(inputs) != set(self.spec.sources):
             return "the sources changed"
+        now = self._fingerprints()
         for name, src in self.spec.sources.items():
             path = resolve_path(self.root, src.path)
-            seen = inputs[name]
-            if not path.exists():
+            if name not in now:
                 return f"sources.{name}: {path} is missing"
-            if _size(path) != seen.get("bytes") or file_sha256(path) != seen.get("sha256"):
+            if now[name] != inputs[name]:
                 return f"sources.{name}: {path} changed since the frame was built"
         return None
 

@@ -117,19 +117,29 @@ def _realized(
     latest: dict[str, tuple[Any, ...]] = {}
     for run in runs:  # one run per date: the latest made
         latest[run[2]] = run
+    closed = [
+        run
+        for run in latest.values()
+        if dt.date.fromisoformat(run[2]) + horizon <= closed_by
+        and run[5] == "probability"
+        and (project.workspace / run[4]).is_file()
+    ]
+    if not closed:
+        return []
+    # the outcomes of every closed run's date, in one pass over the data
+    days = [dt.date.fromisoformat(run[2]) for run in closed]
+    plan = plan_frame(engine, project.spec, sources, cutoffs=days, with_features=False)
+    outcomes = engine.to_pandas(plan.expr.select(key, "cutoff", "label"))
+    outcomes = outcomes[outcomes["label"].notna()]
+    outcomes[key] = outcomes[key].astype(str)
+    outcomes["cutoff"] = pd.to_datetime(outcomes["cutoff"]).dt.date
+    by_day = {day: rows[[key, "label"]] for day, rows in outcomes.groupby("cutoff")}
     thresholds = project.spec.monitor
     out = []
-    for run_id, at, as_of_text, version, copy, column in latest.values():
-        day = dt.date.fromisoformat(as_of_text)
-        path = project.workspace / copy
-        if day + horizon > closed_by or column != "probability" or not path.is_file():
-            continue
-        plan = plan_frame(engine, project.spec, sources, cutoffs=[day], with_features=False)
-        labels = engine.to_pandas(plan.expr.select(key, "label"))
-        labels = labels[labels["label"].notna()]
-        scored = pd.read_parquet(path, columns=[key, column])
+    for (run_id, at, as_of_text, version, copy, column), day in zip(closed, days, strict=True):
+        labels = by_day.get(day, pd.DataFrame(columns=[key, "label"]))
+        scored = pd.read_parquet(project.workspace / copy, columns=[key, column])
         scored[key] = scored[key].astype(str)
-        labels[key] = labels[key].astype(str)
         joined = scored.merge(labels, on=key, how="inner")
         if len(joined) < 20 or joined["label"].nunique() < 2:
             continue
