@@ -280,18 +280,24 @@ def _print_train(name: str, result: Any) -> None:
         if result.task == "binary"
         else ("rmse", "mae", "r2", "spearman")
     )
+    # fits an 80-column terminal: the folds as their mean, spread and worst, headers on
+    # two lines, names never cut
+    worst = min if metric in ("roc_auc", "lift_top10", "r2", "spearman") else max
     table = Table(title=f"leaderboard: {name} ({metric} over the validation folds)")
-    for col in ("candidate", "folds", "mean", "± std", *(f"test {m}" for m in shown), "seconds"):
-        table.add_column(col, justify="right")
+    table.add_column("model", no_wrap=True)
+    for col in ("folds", "mean", "± std", "worst\nfold", *(f"test\n{m}" for m in shown), "s"):
+        table.add_column(col, justify="right", no_wrap=True)
     for row in result.leaderboard:
         mark = " *" if row["candidate"] == result.chosen else ""
+        folds = [fold[metric] for fold in row["folds"].values()]
         table.add_row(
             row["candidate"] + mark,
-            " ".join(f"{fold[metric]:.3f}" for fold in row["folds"].values()),
+            str(len(folds)),
             f"{row['mean']:.4f}",
             f"{row['std']:.4f}",
+            f"{worst(folds):.4f}" if folds else "-",
             *(f"{row['test'][m]:.4f}" for m in shown),
-            f"{row['seconds']:.1f}",
+            f"{row['seconds']:.0f}",
         )
     out.print(table)
     for skipped, why in result.skipped.items():

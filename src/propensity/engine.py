@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ class Engine:
             self.con = self._connect_spark(workdir)
             return
         config: dict[str, Any] = {}
-        threads = self.settings.threads or os.cpu_count() or 1
+        threads = self.settings.thread_count()
         config["threads"] = threads
         if self.settings.memory_limit:
             config["memory_limit"] = self.settings.memory_limit
@@ -62,7 +61,7 @@ class Engine:
         import shutil
         import tempfile
 
-        threads = self.settings.threads or os.cpu_count() or 1
+        threads = self.settings.thread_count()
         # a fresh warehouse per process: Spark refuses to create a managed table where an
         # earlier run left one, and these tables are only scratch space
         if workdir is not None:

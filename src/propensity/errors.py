@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "ApiKeyError",
+    "BundleError",
     "DataError",
     "MissingExtraError",
+    "NotServable",
     "PropensityError",
+    "RegistryError",
     "SourceError",
     "SpecError",
 ]
@@ -32,3 +36,19 @@ class DataError(PropensityError, ValueError):
 
 class MissingExtraError(PropensityError, ImportError):
     """An optional dependency is needed; the message carries the install line."""
+
+
+class RegistryError(PropensityError, ValueError):
+    """An unknown version or alias, or a bundle that fails its checks."""
+
+
+class BundleError(PropensityError, ValueError):
+    """A bundle is missing, incomplete, altered or of an unknown format."""
+
+
+class NotServable(PropensityError, ValueError):
+    """A bundle that loads but cannot answer single records (trained before serving)."""
+
+
+class ApiKeyError(PropensityError, ValueError):
+    """A key name or role is not acceptable, or the key is unknown."""

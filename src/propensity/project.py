@@ -6,6 +6,7 @@ The CLI, the service and notebooks all go through this class.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -215,7 +216,8 @@ class Project:
         """
         import json
 
-        from propensity.modeling.training import read_frame, train_frame
+        from propensity.modeling.training import train_frame
+        from propensity.snapshots.reading import read_frame
 
         say = progress or (lambda _step: None)
         why = self.stale_frame()
@@ -339,21 +341,80 @@ class Project:
         """Drift at ``as_of`` against the bundle's reference, and realized performance.
 
         See :func:`propensity.monitoring.check.monitor`; the result is also written to
-        ``.propensity/monitoring/<date>-<version>.json``.
+        ``.propensity/monitoring/<date>-<version>.json``, with its page beside it
+        (``page`` and ``path`` in the result).
         """
         from propensity.monitoring.check import monitor
+        from propensity.reporting.monitoring import monitoring_html
 
-        return monitor(self, as_of, bundle)
+        model = self.load_bundle(bundle, verb="monitor")
+        result = monitor(self.spec, self.root, self.workspace, model, as_of)
+        out = self.workspace / "monitoring" / f"{result['as_of']}-{model.path.name}.json"
+        page = out.with_suffix(".html")
+        m = self.spec.monitor
+        html = monitoring_html(result, self.spec.project.name, m.psi_warn, m.psi_alert)
+        with atomic_path(page) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+        result["page"] = str(page)
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
+        result["path"] = str(out)
+        return result
 
     def retrain(self, *, force: bool = False) -> dict[str, Any]:
         """Train a challenger when a ``[retrain]`` trigger fires, or ``force``.
 
         It replaces the production model only when it beats it on the latest labelled
-        cutoff; see :func:`propensity.monitoring.retrain.retrain`.
+        cutoff; see :mod:`propensity.monitoring.retrain`.
         """
-        from propensity.monitoring.retrain import retrain
+        from propensity.monitoring.retrain import decision, judge, needs_monitoring, triggers
+        from propensity.registry import PRODUCTION, Registry
+        from propensity.snapshots.reading import read_frame
 
-        return retrain(self, force=force)
+        registry = Registry(self.workspace)
+        champion = registry.serving()
+        if champion is None:
+            raise DataError("retrain: no model yet; run `propensity train` first")
+        old = self.load_bundle(champion, verb="retrain")
+        spec = self.spec.retrain
+        monitored = self.monitor(None, champion) if needs_monitoring(spec) else None
+        why = triggers(spec, old.manifest, monitored)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        record: dict[str, Any] = {"at": now, "champion": champion, "triggers": why, "forced": force}
+        if not why and not force:
+            return self._record_retrain({**record, "decision": "no trigger: nothing retrained"})
+        if self.spec.target is None or self.spec.target.kind == "amount":
+            raise DataError(
+                "retrain: compares yes/no models by ROC-AUC; amount targets are not yet"
+            )
+        if registry.alias(PRODUCTION) is None:
+            # with no production alias the latest bundle serves; pin the champion first, or
+            # the challenger would serve as soon as it is written, whatever the comparison
+            registry.move(
+                PRODUCTION,
+                champion,
+                reason="retrain: the model serving when the challenger was trained",
+                who="retrain",
+            )
+        challenger = self.train().bundle.name
+        registry.move("challenger", challenger, reason="retrain: " + ("; ".join(why) or "forced"))
+        new = self.load_bundle(challenger, verb="retrain")
+        day = dt.date.fromisoformat(str(new.holdout()["cutoff"].iloc[0])[:10])
+        rows = read_frame(self.frame_path, self.spec.entity.key, cutoff=day)
+        judged = judge(old, new, rows, self.spec.entity.key, spec)
+        why_better = judged.pop("why")
+        if judged["promoted"]:
+            reason = f"retrain: {why_better} on {judged['cutoff']}"
+            registry.move(PRODUCTION, challenger, reason=reason, who="retrain")
+        judged["decision"] = decision(champion, challenger, {**judged, "why": why_better})
+        return self._record_retrain({**record, "challenger": challenger, **judged})
+
+    def _record_retrain(self, record: dict[str, Any]) -> dict[str, Any]:
+        stamp = record["at"].replace(":", "").replace("-", "")
+        path = self.workspace / "retrain" / f"{stamp}.json"
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
+        return {**record, "path": str(path)}
 
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
         """Write the HTML report of the production (or a named) bundle; returns its path.

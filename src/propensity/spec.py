@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -246,11 +247,16 @@ class PolicySection(_Section):
 
 
 class EngineSection(_Section):
-    """``[engine]``: where the point-in-time frame is computed."""
+    """``[engine]``: where the point-in-time frame is computed, and on how many threads."""
 
     backend: Literal["duckdb", "pyspark"] = "duckdb"
+    #: one setting for DuckDB, Spark's local[N], LightGBM and TensorFlow; None: all cores
     threads: int | None = Field(default=None, gt=0)
     memory_limit: str | None = None
+
+    def thread_count(self) -> int:
+        """The threads every engine and model uses: ``threads``, or the machine's cores."""
+        return self.threads or os.cpu_count() or 1
 
 
 class BacktestSection(_Section):

@@ -242,7 +242,7 @@ def test_training_reads_the_same_rows_in_the_same_order_each_build_and_a_stale_f
     import datetime as dt
 
     from propensity.demo.project import init_project
-    from propensity.modeling.training import read_frame
+    from propensity.snapshots.reading import read_frame
 
     root = tmp_path / "shop"
     init_project(root, demo=True, customers=2500, seed=3, until=dt.date(2025, 3, 1))

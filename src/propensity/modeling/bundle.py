@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from propensity.errors import PropensityError
+from propensity.errors import BundleError
 from propensity.modeling.calibration import Calibrator, calibrator_from_dict
 from propensity.modeling.candidates import (
     BGNBDCandidate,
@@ -46,10 +46,6 @@ _SIMPLE: dict[str, Any] = {
     "mean": MeanCandidate,
     "linear": LinearCandidate,
 }
-
-
-class BundleError(PropensityError, ValueError):
-    """A bundle is missing, incomplete, altered or of an unknown format."""
 
 
 @dataclass(frozen=True)

@@ -412,10 +412,13 @@ class LightGBMCandidate(Candidate):
         max_rounds: int = 2000,
         rounds: int | None = None,
         seed: int = 0,
+        threads: int = 0,
         params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(key=key)
         self.task = task
+        #: 0 lets OpenMP pick (all cores); training passes ``[engine] threads``
+        self.threads = threads
         self.rounds = rounds
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -459,7 +462,7 @@ class LightGBMCandidate(Candidate):
             "lambda_l2": 1.0,
             "seed": self.seed,
             "deterministic": True,
-            "num_threads": 0,
+            "num_threads": self.threads,
             "verbosity": -1,
             **self.params,
         }

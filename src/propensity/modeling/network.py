@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -21,6 +22,8 @@ from propensity.errors import DataError, MissingExtraError
 from propensity.modeling.candidates import Candidate, feature_columns
 
 __all__ = ["KerasCandidate", "keras_missing"]
+
+log = logging.getLogger(__name__)
 
 TASKS = ("binary", "regression")
 MISSING_REASON = 'keras skipped: TensorFlow is not installed; pip install "propensity[tensorflow]"'
@@ -52,10 +55,29 @@ def _keras() -> Any:
     # still choose otherwise by setting these before we run
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # predicting frames of many sizes makes tf.function log "triggered tf.function
+    # retracing" warnings that say nothing a user can act on
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         # TensorFlow's own imports raise deprecations users cannot act on
         warnings.simplefilter("ignore", DeprecationWarning)
         return importlib.import_module("keras")
+
+
+def _limit_threads(threads: int | None) -> None:
+    """Run TensorFlow's kernels on ``threads`` threads (``[engine] threads``).
+
+    TensorFlow takes the setting only before its runtime starts; once it has, the first
+    setting stays for the life of the process, which is what one process wants anyway.
+    """
+    if threads is None:
+        return
+    tf: Any = importlib.import_module("tensorflow")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    except RuntimeError:  # the runtime has started: the earlier setting holds
+        log.debug("tensorflow threads already set; keeping them")
 
 
 def _labels(frame: pd.DataFrame, task: str) -> np.ndarray:
@@ -126,8 +148,11 @@ class KerasCandidate(Candidate):
         patience: int = 5,
         seed: int = 0,
         max_rows: int | None = 300_000,
+        threads: int | None = None,
     ) -> None:
         super().__init__(key=key)
+        #: None: TensorFlow's default (all cores); training passes ``[engine] threads``
+        self.threads = threads
         self.task = task
         self.hidden = tuple(hidden)
         self.dropout = dropout
@@ -254,6 +279,7 @@ class KerasCandidate(Candidate):
         if not len(train):
             raise DataError("train: no training rows")
         keras = _keras()
+        _limit_threads(self.threads)
         rng = np.random.default_rng(self.seed)
         if self.max_rows is not None and len(train) > self.max_rows:
             picked = np.sort(rng.choice(len(train), size=self.max_rows, replace=False))

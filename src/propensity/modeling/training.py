@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from propensity._io import write_text
 from propensity.errors import DataError, SpecError
 from propensity.modeling.backtest import Fold, rolling_folds
 from propensity.modeling.bundle import reference_profile, save_bundle
@@ -48,6 +49,7 @@ from propensity.modeling.evaluate import (
     time_rounds,
 )
 from propensity.modeling.metrics import classification_report, regression_report
+from propensity.snapshots.reading import read_frame
 from propensity.spec import Spec
 
 __all__ = [
@@ -152,7 +154,7 @@ def default_candidates(
     from propensity.modeling.network import KerasCandidate, keras_missing
 
     task = task or task_of(spec)
-    key, seed = spec.entity.key, spec.train.seed
+    key, seed, threads = spec.entity.key, spec.train.seed, spec.engine.thread_count()
     source = spec.target.source if spec.target is not None else None
     recency = f"{source}_days_since_last"
     made: dict[str, Candidate] = {}
@@ -177,10 +179,10 @@ def default_candidates(
     else:
         made["mean"] = MeanCandidate(key=key)
         made["linear"] = LinearCandidate(key=key, seed=seed)
-    made["lightgbm"] = LightGBMCandidate(key=key, task=task, seed=seed)
+    made["lightgbm"] = LightGBMCandidate(key=key, task=task, seed=seed, threads=threads)
     missing = keras_missing()
     if missing is None:
-        made["keras"] = KerasCandidate(key=key, task=task, seed=seed)
+        made["keras"] = KerasCandidate(key=key, task=task, seed=seed, threads=threads)
     else:
         skipped["keras"] = missing.removeprefix("keras skipped: ")
     known = BINARY if task == "binary" else REGRESSION
@@ -201,35 +203,6 @@ def default_candidates(
             f"({'; '.join(f'{k}: {v}' for k, v in skipped.items() if k in wanted)})"
         )
     return chosen, {k: v for k, v in skipped.items() if k in wanted}
-
-
-def read_frame(path: Path, key: str, *, cutoff: dt.date | None = None) -> pd.DataFrame:
-    """Read a frame for training: numeric features as float32 from the start, cutoffs as dates.
-
-    Casting column by column while the data is still Arrow keeps the peak near one float32
-    copy instead of a float64 copy plus a float32 one. With ``cutoff``, only that cutoff's
-    rows are read.
-
-    Rows come sorted by cutoff, then key, whatever order the engine wrote them in (its
-    parallel plan changes it from build to build): tree learners bin and split on row
-    order, and the same data must give the same model. Sorting here, one column at a
-    time, costs one column of extra memory; an ORDER BY in the build costs the whole frame.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    at = None if cutoff is None else pc.field("cutoff") == pa.scalar(cutoff, pa.date32())
-    table = pq.read_table(path, filters=at)
-    names = [c for c in ("cutoff", key) if c in table.column_names]
-    order = pc.sort_indices(table.select(names), sort_keys=[(c, "ascending") for c in names])
-    for i, f in enumerate(table.schema):
-        column = table.column(i).take(order)
-        numeric = pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
-        if f.name not in (key, "cutoff", "label") and numeric and f.type != pa.float32():
-            column = pc.cast(column, pa.float32(), safe=False)
-        table = table.set_column(i, f.name, column)
-    return table.to_pandas(date_as_object=False, self_destruct=True)
 
 
 def train_frame(
@@ -367,7 +340,7 @@ def train_frame(
     )
     say("saving the bundle")
     path = save_bundle(bundles / version, chosen, calibrator, info, reference, holdout)
-    (bundles / "LATEST").write_text(version + "\n")
+    write_text(bundles / "LATEST", version + "\n")  # atomically: a reader never sees it empty
     return TrainResult(
         path,
         chosen.name,
@@ -408,7 +381,7 @@ def _tune(
         return {"skipped": "the first fold has no early-stopping cutoff (too few cutoffs)"}
     from propensity.modeling.tuning import METRICS, tune_lightgbm
 
-    key, seed = spec.entity.key, spec.train.seed
+    key, seed, threads = spec.entity.key, spec.train.seed, spec.engine.thread_count()
     if metric not in METRICS:  # top-k figures are too coarse to steer a search
         metric = "roc_auc" if task == "binary" else "rmse"
     say(f"tuning lightgbm ({trials} trials, at most {spec.train.tune_seconds:.0f} s)")
@@ -421,9 +394,11 @@ def _tune(
         trials=trials,
         timeout_s=spec.train.tune_seconds,
         seed=seed,
-        make=lambda **kw: LightGBMCandidate(key=key, task=task, seed=seed, **kw),
+        make=lambda **kw: LightGBMCandidate(key=key, task=task, seed=seed, threads=threads, **kw),
     )
-    candidates[index] = LightGBMCandidate(key=key, task=task, seed=seed, **result.params)
+    candidates[index] = LightGBMCandidate(
+        key=key, task=task, seed=seed, threads=threads, **result.params
+    )
     return {
         "trials": result.trials,
         "seconds": round(result.seconds, 2),

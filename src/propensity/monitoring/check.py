@@ -26,16 +26,16 @@ from propensity.errors import DataError
 from propensity.monitoring.drift import Thresholds, compare, verdict, worst
 from propensity.snapshots.frame import plan_at, plan_frame
 from propensity.sources.reading import open_sources
+from propensity.spec import MonitorSection, Spec
 from propensity.store import connect
 
 if TYPE_CHECKING:
-    from propensity.project import Project
+    from propensity.modeling.bundle import Bundle
 
 __all__ = ["monitor", "overall", "rate_shift"]
 
 
-def _thresholds(project: Project) -> Thresholds:
-    m = project.spec.monitor
+def _thresholds(m: MonitorSection) -> Thresholds:
     return Thresholds(
         psi_warn=m.psi_warn,
         psi_alert=m.psi_alert,
@@ -46,57 +46,67 @@ def _thresholds(project: Project) -> Thresholds:
     )
 
 
-def monitor(project: Project, as_of: dt.date | None, bundle: str | None = None) -> dict[str, Any]:
-    """Drift at ``as_of`` (default: the day after the last event) and realized performance."""
-    spec = project.spec
+def monitor(
+    spec: Spec, root: Path, workspace: Path, model: Bundle, as_of: dt.date | None
+) -> dict[str, Any]:
+    """Drift at ``as_of`` (default: the day after the last event) and realized performance.
+
+    Parameters
+    ----------
+    spec
+        The project's spec: its sources, target, population and ``[monitor]`` thresholds.
+    root
+        The folder the spec's source paths are relative to.
+    workspace
+        The project's workspace (``.propensity/``): its score runs and scratch space.
+    model
+        The bundle judged: its reference profile and promised test figures.
+    as_of
+        The date the population is taken at; None: the day after the last event.
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``bundle``, ``verdict``, ``drift`` and ``realized`` (one entry per past
+        score run whose label window has closed). Writing it (JSON and page) is the
+        caller's.
+    """
     if spec.table_mode or spec.target is None:
         raise DataError(
             "monitor: this project has no time (one table) or no target; monitoring compares "
             "populations at dates and outcomes that arrive later"
         )
-    model = project.load_bundle(bundle, verb="monitor")
     reference = json.loads((model.path / "reference.json").read_text())
     key = spec.entity.key
     horizon = dt.timedelta(days=spec.target.horizon.days)
-    engine = Engine(spec.engine, project.workspace / "tmp")
+    engine = Engine(spec.engine, workspace / "tmp")
     try:
-        sources = open_sources(engine, spec, project.root)
+        sources = open_sources(engine, spec, root)
         plan = plan_at(engine, spec, sources, as_of)
         as_of, end = plan.cutoffs[0], plan.observed_end + dt.timedelta(days=1)
-        with atomic_path(project.workspace / "tmp" / "monitor_features.parquet") as tmp:
+        with atomic_path(workspace / "tmp" / "monitor_features.parquet") as tmp:
             engine.write_parquet(plan.expr, tmp)
             frame = pd.read_parquet(tmp)
         if not len(frame):
             raise DataError(f"monitor: no customer is eligible on {as_of}")
         frame = model.prepare(frame)
         scores = model.predict(frame)
-        drift = compare(frame, scores, reference, _thresholds(project))
-        realized = _realized(project, engine, sources, min(as_of, end), horizon, key)
+        drift = compare(frame, scores, reference, _thresholds(spec.monitor))
+        realized = _realized(spec, workspace, engine, sources, min(as_of, end), horizon, key)
     finally:
         engine.close()
-    result = {
+    return {
         "as_of": str(as_of),
         "bundle": model.path.name,
         "verdict": overall(drift["verdict"], realized, model.path.name),
         "drift": drift,
         "realized": realized,
     }
-    from propensity.reporting.monitoring import monitoring_html
-
-    out = project.workspace / "monitoring" / f"{as_of}-{model.path.name}.json"
-    page = out.with_suffix(".html")
-    html = monitoring_html(result, spec.project.name, spec.monitor.psi_warn, spec.monitor.psi_alert)
-    with atomic_path(page) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    result["page"] = str(page)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
-    result["path"] = str(out)
-    return result
 
 
 def _realized(
-    project: Project,
+    spec: Spec,
+    workspace: Path,
     engine: Engine,
     sources: dict[str, Any],
     closed_by: dt.date,
@@ -106,7 +116,7 @@ def _realized(
     """Each past score run whose label window ends by ``closed_by``, joined to its outcomes."""
     from propensity.modeling.metrics import classification_report
 
-    con = connect(project.workspace)
+    con = connect(workspace)
     try:
         runs = con.execute(
             "SELECT id, at, as_of, bundle, copy, score_column FROM score_runs "
@@ -122,23 +132,23 @@ def _realized(
         for run in latest.values()
         if dt.date.fromisoformat(run[2]) + horizon <= closed_by
         and run[5] == "probability"
-        and (project.workspace / run[4]).is_file()
+        and (workspace / run[4]).is_file()
     ]
     if not closed:
         return []
     # the outcomes of every closed run's date, in one pass over the data
     days = [dt.date.fromisoformat(run[2]) for run in closed]
-    plan = plan_frame(engine, project.spec, sources, cutoffs=days, with_features=False)
+    plan = plan_frame(engine, spec, sources, cutoffs=days, with_features=False)
     outcomes = engine.to_pandas(plan.expr.select(key, "cutoff", "label"))
     outcomes = outcomes[outcomes["label"].notna()]
     outcomes[key] = outcomes[key].astype(str)
     outcomes["cutoff"] = pd.to_datetime(outcomes["cutoff"]).dt.date
     by_day = {day: rows[[key, "label"]] for day, rows in outcomes.groupby("cutoff")}
-    thresholds = project.spec.monitor
+    thresholds = spec.monitor
     out = []
     for (run_id, at, as_of_text, version, copy, column), day in zip(closed, days, strict=True):
         labels = by_day.get(day, pd.DataFrame(columns=[key, "label"]))
-        scored = pd.read_parquet(project.workspace / copy, columns=[key, column])
+        scored = pd.read_parquet(workspace / copy, columns=[key, column])
         scored[key] = scored[key].astype(str)
         joined = scored.merge(labels, on=key, how="inner")
         if len(joined) < 20 or joined["label"].nunique() < 2:
@@ -146,7 +156,7 @@ def _realized(
         y = joined["label"].to_numpy(dtype=float)
         p = joined[column].to_numpy(dtype=float)
         report = classification_report(y, p)
-        manifest = _manifest(Path(project.workspace / "bundles" / version))
+        manifest = _manifest(workspace / "bundles" / version)
         promised = dict(manifest.get("test", {}))
         trained_to = (manifest.get("training_window") or {}).get("last_cutoff")
         drop = (promised.get("roc_auc") or np.nan) - report["roc_auc"]

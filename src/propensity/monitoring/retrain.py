@@ -11,55 +11,73 @@ advantage) and the challenger ranks better (ROC-AUC higher by ``[retrain] margin
 ranks as well with better probabilities (log loss lower by ``log_loss_margin``). The
 decision and the figures are written to ``.propensity/retrain/`` and the registry's
 history either way.
+
+These are plain functions of the ``[retrain]`` section, bundles, a monitoring result and
+rows; :meth:`propensity.project.Project.retrain` runs them with the registry around.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from propensity._io import atomic_path
-from propensity.errors import DataError
 from propensity.monitoring.drift import LEVELS
-from propensity.registry import PRODUCTION, Registry
+from propensity.spec import RetrainSection
 
 if TYPE_CHECKING:
-    from propensity.project import Project
+    from propensity.modeling.bundle import Bundle
 
-__all__ = ["retrain", "triggers"]
+__all__ = ["decision", "judge", "needs_monitoring", "triggers"]
 
 
-def triggers(project: Project, champion: str, manifest: dict[str, Any]) -> list[str]:
-    """Why a retrain is due, in words (empty: it is not); ``manifest`` is the champion's."""
-    spec = project.spec.retrain
+def needs_monitoring(spec: RetrainSection) -> bool:
+    """Whether any trigger reads a monitoring result (drift or realized outcomes)."""
+    return spec.on_drift != "never" or spec.on_outcomes != "never" or spec.auc_floor is not None
+
+
+def triggers(
+    spec: RetrainSection, manifest: dict[str, Any], monitored: dict[str, Any] | None
+) -> list[str]:
+    """Why a retrain is due, in words (empty: it is not).
+
+    Parameters
+    ----------
+    spec
+        The ``[retrain]`` section.
+    manifest
+        The champion's bundle manifest (its age).
+    monitored
+        The champion's :func:`~propensity.monitoring.check.monitor` result, or None when
+        :func:`needs_monitoring` says no trigger reads one.
+    """
     found = []
     if spec.max_age is not None and manifest.get("created_at"):
         age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(manifest["created_at"])
         if age.days >= spec.max_age.days:
             found.append(f"the model is {age.days} days old (max_age {spec.max_age})")
-    if spec.on_drift != "never" or spec.on_outcomes != "never" or spec.auc_floor is not None:
-        result = project.monitor(None, champion)
-        drift = result["drift"]["verdict"]
-        if _reaches(drift, spec.on_drift):
-            found.append(f"drift says {drift} (on_drift {spec.on_drift})")
-        for run in result["realized"]:
-            if not run["current"]:  # scored by another model
-                continue
-            if _reaches(run["verdict"], spec.on_outcomes):
-                failed = ", ".join(k for k, v in run["checks"].items() if v != "ok")
-                found.append(
-                    f"the outcomes of the run as of {run['as_of']} say {run['verdict']} "
-                    f"({failed}; on_outcomes {spec.on_outcomes})"
-                )
-            auc = run["realized"]["roc_auc"]
-            if spec.auc_floor is not None and auc < spec.auc_floor:
-                found.append(
-                    f"realized ROC-AUC {auc:.4f} of the run as of {run['as_of']} is below "
-                    f"auc_floor {spec.auc_floor}"
-                )
+    if monitored is None:
+        return found
+    drift = monitored["drift"]["verdict"]
+    if _reaches(drift, spec.on_drift):
+        found.append(f"drift says {drift} (on_drift {spec.on_drift})")
+    for run in monitored["realized"]:
+        if not run["current"]:  # scored by another model
+            continue
+        if _reaches(run["verdict"], spec.on_outcomes):
+            failed = ", ".join(k for k, v in run["checks"].items() if v != "ok")
+            found.append(
+                f"the outcomes of the run as of {run['as_of']} say {run['verdict']} "
+                f"({failed}; on_outcomes {spec.on_outcomes})"
+            )
+        auc = run["realized"]["roc_auc"]
+        if spec.auc_floor is not None and auc < spec.auc_floor:
+            found.append(
+                f"realized ROC-AUC {auc:.4f} of the run as of {run['as_of']} is below "
+                f"auc_floor {spec.auc_floor}"
+            )
     return found
 
 
@@ -68,45 +86,23 @@ def _reaches(verdict: str, level: str) -> bool:
     return level != "never" and LEVELS.index(verdict) >= LEVELS.index(level)
 
 
-def retrain(project: Project, *, force: bool = False) -> dict[str, Any]:
-    """Check the triggers, train a challenger, compare, promote only when it is better."""
-    from propensity.modeling.metrics import log_loss, roc_auc_score
-    from propensity.modeling.training import read_frame
+def judge(
+    champion: Bundle, challenger: Bundle, rows: pd.DataFrame, key: str, spec: RetrainSection
+) -> dict[str, Any]:
+    """Judge both models on ``rows``, the labelled rows of the challenger's test cutoff.
 
-    registry = Registry(project.workspace)
-    champion = registry.serving()
-    if champion is None:
-        raise DataError("retrain: no model yet; run `propensity train` first")
-    old = project.load_bundle(champion, verb="retrain")
-    why = triggers(project, champion, old.manifest)
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    record: dict[str, Any] = {"at": now, "champion": champion, "triggers": why, "forced": force}
-    if not why and not force:
-        record["decision"] = "no trigger: nothing retrained"
-        return _write(project, record)
-    if project.spec.target is None or project.spec.target.kind == "amount":
-        raise DataError("retrain: compares yes/no models by ROC-AUC; amount targets are not yet")
-    if registry.alias(PRODUCTION) is None:
-        # with no production alias the latest bundle serves; pin the champion first, or the
-        # challenger would serve as soon as it is written, whatever the comparison says
-        registry.move(
-            PRODUCTION,
-            champion,
-            reason="retrain: the model serving when the challenger was trained",
-            who="retrain",
-        )
-    trained = project.train()
-    challenger = trained.bundle.name
-    registry.move("challenger", challenger, reason="retrain: " + ("; ".join(why) or "forced"))
-    new = project.load_bundle(challenger, verb="retrain")
-    holdout = new.holdout()
+    The challenger by its own out-of-sample backtest scores there, the champion by scoring
+    the rows now. Returns the figures, the margins, whether the champion learned from that
+    cutoff (``champion_in_sample``), ``promoted`` and, when promoted, ``why``.
+    """
+    from propensity.modeling.metrics import log_loss, roc_auc_score
+
+    holdout = challenger.holdout()
     cutoff = holdout["cutoff"].iloc[0]
     day = cutoff.date() if hasattr(cutoff, "date") else cutoff
-    key = project.spec.entity.key
-    rows = read_frame(project.frame_path, key, cutoff=day)
     rows = rows[rows["label"].notna()].reset_index(drop=True)
     y = rows["label"].to_numpy(dtype=float)
-    champion_p = old.predict(rows)
+    champion_p = champion.predict(rows)
     order = (
         rows[[key]]
         .astype(str)
@@ -119,39 +115,38 @@ def retrain(project: Project, *, force: bool = False) -> dict[str, Any]:
         "champion_log_loss": log_loss(y, champion_p),
         "challenger_log_loss": log_loss(y, challenger_p),
     }
-    trained_to = (old.manifest.get("training_window") or {}).get("last_cutoff")
+    trained_to = (champion.manifest.get("training_window") or {}).get("last_cutoff")
     in_sample = bool(trained_to and str(day) <= str(trained_to))
-    why_better = _better(figures, project.spec.retrain.margin, project.spec.retrain.log_loss_margin)
-    better = bool(not in_sample and why_better)
-    record.update(
-        challenger=challenger,
-        cutoff=str(day),
-        customers=len(rows),
+    why_better = _better(figures, spec.margin, spec.log_loss_margin)
+    return {
+        "cutoff": str(day),
+        "customers": len(rows),
         **figures,
-        margin=project.spec.retrain.margin,
-        log_loss_margin=project.spec.retrain.log_loss_margin,
-        champion_in_sample=in_sample,
-        promoted=better,
-    )
-    if better:
-        registry.move(
-            PRODUCTION, challenger, reason=f"retrain: {why_better} on {day}", who="retrain"
-        )
-        record["decision"] = f"promoted {challenger}: {why_better} on {day}"
-    elif in_sample:
-        record["decision"] = (
+        "margin": spec.margin,
+        "log_loss_margin": spec.log_loss_margin,
+        "champion_in_sample": in_sample,
+        "promoted": bool(not in_sample and why_better),
+        "why": why_better,
+    }
+
+
+def decision(champion: str, challenger: str, judged: dict[str, Any]) -> str:
+    """The decision :func:`judge` came to, in words."""
+    day = judged["cutoff"]
+    if judged["promoted"]:
+        return f"promoted {challenger}: {judged['why']} on {day}"
+    if judged["champion_in_sample"]:
+        return (
             f"kept {champion}: it was trained on {day}, the latest labelled cutoff, so it "
             "would be judged on outcomes it learned from; retrain once newer outcomes have "
             "arrived, or promote the challenger by hand (`propensity promote`)"
         )
-    else:
-        record["decision"] = (
-            f"kept {champion}: on {day} the challenger's ROC-AUC is "
-            f"{figures['challenger_roc_auc']:.4f} against {figures['champion_roc_auc']:.4f} "
-            f"and its log loss {figures['challenger_log_loss']:.4f} against "
-            f"{figures['champion_log_loss']:.4f}: not better by the margins"
-        )
-    return _write(project, record)
+    return (
+        f"kept {champion}: on {day} the challenger's ROC-AUC is "
+        f"{judged['challenger_roc_auc']:.4f} against {judged['champion_roc_auc']:.4f} "
+        f"and its log loss {judged['challenger_log_loss']:.4f} against "
+        f"{judged['champion_log_loss']:.4f}: not better by the margins"
+    )
 
 
 def _better(figures: dict[str, float], margin: float, log_loss_margin: float) -> str | None:
@@ -173,11 +168,3 @@ def _better(figures: dict[str, float], margin: float, log_loss_margin: float) ->
             f"ROC-AUC {auc[0]:.4f} against {auc[1]:.4f}"
         )
     return None
-
-
-def _write(project: Project, record: dict[str, Any]) -> dict[str, Any]:
-    stamp = record["at"].replace(":", "").replace("-", "")
-    path = project.workspace / "retrain" / f"{stamp}.json"
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    return {**record, "path": str(path)}

@@ -16,17 +16,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from propensity.errors import PropensityError
+from propensity.errors import PropensityError, RegistryError
 from propensity.store import connect
 
 __all__ = ["PRODUCTION", "Registry", "RegistryError"]
 
 PRODUCTION = "production"
 _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-class RegistryError(PropensityError, ValueError):
-    """An unknown version or alias, or a bundle that fails its checks."""
 
 
 def _now() -> str:

@@ -229,7 +229,7 @@ class Report:
         key = project.spec.entity.key
         if not project.frame_path.is_file():
             return None
-        from propensity.modeling.training import read_frame
+        from propensity.snapshots.reading import read_frame
 
         at = None if project.spec.table_mode else pd.Timestamp(holdout["cutoff"].iloc[0]).date()
         frame = read_frame(project.frame_path, key, cutoff=at)

@@ -13,17 +13,13 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from propensity.errors import PropensityError
+from propensity.errors import ApiKeyError
 
 __all__ = ["ROLES", "ApiKey", "ApiKeyError", "create_key", "find_key", "list_keys", "revoke_key"]
 
 ROLES = ("scorer", "analyst", "admin")
 PREFIX = "prop_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class ApiKeyError(PropensityError, ValueError):
-    """A key name or role is not acceptable, or the key is unknown."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from propensity.decisions.policy import Policy
-from propensity.errors import PropensityError
+from propensity.errors import NotServable, PropensityError
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
 from propensity.modeling.candidates import (
@@ -318,10 +318,6 @@ def fallback_model(spec: Spec, workspace: Path, error: str) -> ServedModel:
         spec=spec,
         error=error,
     )
-
-
-class NotServable(PropensityError, ValueError):
-    """A bundle that loads but cannot answer single records (trained before serving)."""
 
 
 def capacity_cut(policy: Policy, reference: np.ndarray) -> float:
