@@ -278,25 +278,26 @@ def _print_train(name: str, result: Any) -> None:
     shown = (
         ("roc_auc", "log_loss", "lift_top10")
         if result.task == "binary"
-        else ("rmse", "mae", "r2", "spearman")
+        else ("rmse", "mae", "r2")  # spearman too in --json; the table keeps 80 columns
     )
     # fits an 80-column terminal: the folds as their mean, spread and worst, headers on
     # two lines, names never cut
     worst = min if metric in ("roc_auc", "lift_top10", "r2", "spearman") else max
-    table = Table(title=f"leaderboard: {name} ({metric} over the validation folds)")
+    heads = {"roc_auc": "ROC-AUC", "log_loss": "log loss", "lift_top10": "lift 10%"}
+    folds_n = max((len(row["folds"]) for row in result.leaderboard), default=0)
+    table = Table(title=f"leaderboard: {name} ({metric} over {folds_n} validation folds)")
     table.add_column("model", no_wrap=True)
-    for col in ("folds", "mean", "± std", "worst\nfold", *(f"test\n{m}" for m in shown), "s"):
+    for col in ("folds\nmean ± std", "worst\nfold", *(f"test\n{heads.get(m, m)}" for m in shown)):
         table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("s", justify="right", no_wrap=True)
     for row in result.leaderboard:
         mark = " *" if row["candidate"] == result.chosen else ""
         folds = [fold[metric] for fold in row["folds"].values()]
         table.add_row(
             row["candidate"] + mark,
-            str(len(folds)),
-            f"{row['mean']:.4f}",
-            f"{row['std']:.4f}",
-            f"{worst(folds):.4f}" if folds else "-",
-            *(f"{row['test'][m]:.4f}" for m in shown),
+            f"{row['mean']:.3f} ± {row['std']:.3f}",
+            f"{worst(folds):.3f}" if folds else "-",
+            *(f"{row['test'][m]:.3f}" for m in shown),
             f"{row['seconds']:.0f}",
         )
     out.print(table)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -141,10 +142,16 @@ def test_table_mode_trains_on_a_stratified_holdout_and_warns(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "80"},
     )
     assert shown.returncode == 0, shown.stderr
-    assert "leaderboard: table (roc_auc over the validation folds)" in shown.stdout
+    assert re.search(r"leaderboard: table \(roc_auc over \d+ validation folds\)", shown.stdout)
+    # the leaderboard reads in an 80-column terminal: no row wraps, no name is cut
+    rows = [line for line in shown.stdout.splitlines() if line[:1] in "┃│┏┡└"]
+    assert rows
+    assert max(len(line) for line in rows) <= 80, shown.stdout
+    assert not any("…" in line for line in rows), shown.stdout
+    assert any(line.startswith("│ logistic") for line in rows), shown.stdout
     assert "chosen: " in shown.stdout
     assert "calibration: " in shown.stdout
     assert "warning: table mode" in shown.stderr
