@@ -1,6 +1,7 @@
 """Candidates and the backtest on a synthetic frame with a known signal."""
 
 import datetime as dt
+import os
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from propensity.modeling.candidates import (
     RecencyCandidate,
 )
 from propensity.modeling.evaluate import evaluate, fold_frames
+from propensity.modeling.training import default_candidates
+from propensity.spec import Spec
+from tests.conftest import shop_spec
 
 CUTOFFS = [dt.date(2024, m, 1) for m in range(1, 11)]
 
@@ -102,3 +106,17 @@ def test_unlabelled_rows_are_refused():
     frame.loc[0, "label"] = np.nan
     with pytest.raises(DataError, match="rows without a label"):
         PriorCandidate(key="customer_id").fit(frame)
+
+
+@pytest.mark.parametrize(("threads", "expected"), [(1, 1), (None, os.cpu_count() or 1)])
+def test_engine_threads_reach_lightgbm(threads, expected):
+    """One ``[engine] threads`` for every engine: the trained booster records it."""
+    engine = {} if threads is None else {"threads": threads}
+    spec = Spec.from_dict(shop_spec(engine=engine))
+    assert spec.engine.thread_count() == expected
+    frame = synthetic_frame(n=200)
+    made, _ = default_candidates(spec, frame)
+    (lightgbm,) = [c for c in made if isinstance(c, LightGBMCandidate)]
+    lightgbm.rounds = 5
+    text = lightgbm.fit(frame).model_text()
+    assert f"[num_threads: {expected}]" in text
