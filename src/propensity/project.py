@@ -300,24 +300,18 @@ class Project:
         to the outcomes that arrive later; the user's own file may move or change.
         """
         from propensity.store import connect
+        from propensity.workspace import ScoreRuns
 
         con = connect(self.workspace)
         try:
-            with con:
-                cursor = con.execute(
-                    "INSERT INTO score_runs (at, as_of, bundle, out, copy, rows, score_column) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                        summary.get("as_of"),
-                        str(summary.get("bundle")),
-                        str(out.resolve()),
-                        str(copy.relative_to(self.workspace)),  # the project may move
-                        int(summary["rows"]),
-                        str(summary["column"]),
-                    ),
-                )
-            return int(cursor.lastrowid or 0)
+            return ScoreRuns(con, self.workspace).record(
+                as_of=summary.get("as_of"),
+                bundle=str(summary.get("bundle")),
+                out=out,
+                copy=copy,
+                rows=int(summary["rows"]),
+                score_column=str(summary["column"]),
+            )
         finally:
             con.close()
 

@@ -28,6 +28,7 @@ from propensity.snapshots.frame import plan_at, plan_frame
 from propensity.sources.reading import open_sources
 from propensity.spec import MonitorSection, Spec
 from propensity.store import connect
+from propensity.workspace import ScoreRuns
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -118,26 +119,13 @@ def _realized(
 
     con = connect(workspace)
     try:
-        runs = con.execute(
-            "SELECT id, at, as_of, bundle, copy, score_column FROM score_runs "
-            "WHERE as_of IS NOT NULL ORDER BY as_of, id"
-        ).fetchall()
+        closed = ScoreRuns(con, workspace).closed_by(closed_by, horizon)
     finally:
         con.close()
-    latest: dict[str, tuple[Any, ...]] = {}
-    for run in runs:  # one run per date: the latest made
-        latest[run[2]] = run
-    closed = [
-        run
-        for run in latest.values()
-        if dt.date.fromisoformat(run[2]) + horizon <= closed_by
-        and run[5] == "probability"
-        and (workspace / run[4]).is_file()
-    ]
     if not closed:
         return []
     # the outcomes of every closed run's date, in one pass over the data
-    days = [dt.date.fromisoformat(run[2]) for run in closed]
+    days = [dt.date.fromisoformat(str(run.as_of)) for run in closed]
     plan = plan_frame(engine, spec, sources, cutoffs=days, with_features=False)
     outcomes = engine.to_pandas(plan.expr.select(key, "cutoff", "label"))
     outcomes = outcomes[outcomes["label"].notna()]
@@ -146,9 +134,10 @@ def _realized(
     by_day = {day: rows[[key, "label"]] for day, rows in outcomes.groupby("cutoff")}
     thresholds = spec.monitor
     out = []
-    for (run_id, at, as_of_text, version, copy, column), day in zip(closed, days, strict=True):
+    for run, day in zip(closed, days, strict=True):
+        version, column, as_of_text = run.bundle, run.score_column, str(run.as_of)
         labels = by_day.get(day, pd.DataFrame(columns=[key, "label"]))
-        scored = pd.read_parquet(workspace / copy, columns=[key, column])
+        scored = pd.read_parquet(workspace / run.copy, columns=[key, column])
         scored[key] = scored[key].astype(str)
         joined = scored.merge(labels, on=key, how="inner")
         if len(joined) < 20 or joined["label"].nunique() < 2:
@@ -171,8 +160,8 @@ def _realized(
         }
         out.append(
             {
-                "run": run_id,
-                "scored_at": at,
+                "run": run.id,
+                "scored_at": run.at,
                 "as_of": as_of_text,
                 "bundle": version,
                 "customers": len(joined),

@@ -38,6 +38,7 @@ from propensity.serving.metrics import Metrics, MetricsMiddleware
 from propensity.serving.model import ServedModel, capacity_cut, fallback_model, load_served
 from propensity.serving.schema import check_records, record_schema
 from propensity.store import connect
+from propensity.workspace import ScoreRuns
 
 __all__ = ["create_app", "run"]
 
@@ -260,18 +261,11 @@ class Service:
 
         Without one, the newest run of any version, unless ``exact``.
         """
-        sql = "SELECT id, copy, bundle, as_of, at, score_column FROM score_runs ORDER BY id DESC"
-        names = ("id", "copy", "bundle", "as_of", "at", "score_column")
-        newest = None
-        for row in self.con.execute(sql):
-            run = dict(zip(names, row, strict=True))
-            run["copy"] = self.workspace / run["copy"]  # stored relative to the workspace
-            if not run["copy"].is_file():
-                continue
-            if run["bundle"] == version:
-                return run
-            newest = newest or run
-        return None if exact else newest
+        found = ScoreRuns(self.con, self.workspace).latest(version, exact=exact)
+        if found is None:
+            return None
+        run = {k: getattr(found, k) for k in ("id", "bundle", "as_of", "at", "score_column")}
+        return {**run, "copy": self.workspace / found.copy}  # stored relative to the workspace
 
     async def customer(self, customer: str) -> dict[str, Any]:
         """The latest stored score of a customer (no recomputation), cached per model.
