@@ -40,9 +40,8 @@ def test_the_core_is_found():
     )
 
 
-@pytest.mark.parametrize("name", CORE)
-def test_no_core_module_names_an_upper_layer(name):
-    """Also imports inside functions and under TYPE_CHECKING: a call back up is a cycle."""
+def _named(name: str) -> set[str]:
+    """Every module ``name``'s source imports, at the top, in functions or for typing."""
     tree = ast.parse(_source(name).read_text(encoding="utf-8"))
     named = set()
     for node in ast.walk(tree):
@@ -53,8 +52,33 @@ def test_no_core_module_names_an_upper_layer(name):
             # ``from propensity import Project`` reaches the façade through the package
             if node.module == "propensity":
                 named |= {f"propensity.{a.name}" for a in node.names}
+    return named
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_no_core_module_names_an_upper_layer(name):
+    """Also imports inside functions and under TYPE_CHECKING: a call back up is a cycle."""
+    named = _named(name)
     bad = sorted(n for n in named if n.startswith(FORBIDDEN) or n.startswith(TOP))
     bad += sorted(n for n in named if n in ("propensity.Project", "propensity.BuildResult"))
+    assert not bad, f"{name} imports {bad}"
+
+
+PAGES = ["propensity.reporting"] + [
+    m.name for m in pkgutil.walk_packages([str(ROOT / "reporting")], "propensity.reporting.")
+]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_take_results_not_the_facade(name):
+    """``reporting/`` renders what it is given; it never reaches up for a Project."""
+    named = _named(name)
+    bad = sorted(
+        n
+        for n in named
+        if n.startswith(("propensity.project", "propensity.cli", "propensity.serving"))
+        or n in ("propensity.Project", "fastapi", "typer")
+    )
     assert not bad, f"{name} imports {bad}"
 
 

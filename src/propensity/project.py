@@ -30,6 +30,7 @@ from propensity.spec import SPEC_FILE, Spec
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
     from propensity.modeling.training import TrainResult
+    from propensity.reporting.report import Report
 
 __all__ = ["BuildResult", "Project"]
 
@@ -410,14 +411,25 @@ class Project:
             tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
         return {**record, "path": str(path)}
 
+    def build_report(self, bundle: str | None = None) -> Report:
+        """The report of the production (or a named) bundle, computed when first asked."""
+        from propensity.reporting.report import Report
+
+        path = self.manifest_path
+        return Report(
+            self.spec,
+            self.load_bundle(bundle, verb="report"),
+            check=self.check(),
+            frame_info=json.loads(path.read_text()) if path.is_file() else {},
+            frame_path=self.frame_path,
+        )
+
     def report(self, bundle: str | None = None, out: str | Path | None = None) -> Path:
         """Write the HTML report of the production (or a named) bundle; returns its path.
 
         The default place is ``.propensity/reports/<version>.html``.
         """
-        from propensity.reporting.report import build_report
-
-        report = build_report(self, bundle)
+        report = self.build_report(bundle)
         version = str(report.bundle.manifest.get("version"))
         path = Path(out) if out is not None else self.workspace / "reports" / f"{version}.html"
         return report.write_html(path)

@@ -12,7 +12,6 @@ import pytest
 from propensity.demo.project import init_project
 from propensity.modeling.bundle import load_bundle
 from propensity.project import Project
-from propensity.reporting.report import build_report
 
 SECTIONS = [
     "1. The question and the data",
@@ -68,7 +67,7 @@ def test_every_section_with_the_run_s_own_figures(shop, page):
     assert "at most 500 contacts" in html
     assert "call within a week" in html  # a tier's action
     assert html.count("<svg") >= 8
-    summary = build_report(project).summary()
+    summary = project.build_report().summary()
     assert summary["decision"]["profit"]["volume"] <= 500
     assert len(summary["examples"]) == 3
     assert all(1 <= len(e["reasons"]) <= 3 for e in summary["examples"])

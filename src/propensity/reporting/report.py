@@ -25,9 +25,10 @@ from propensity.reporting import charts
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
-    from propensity.project import Project
+    from propensity.sources.checks import CheckReport
+    from propensity.spec import Spec
 
-__all__ = ["Report", "build_report"]
+__all__ = ["Report"]
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,26 @@ def _words(spec_target: dict[str, Any] | None) -> dict[str, str]:
 
 
 class Report:
-    """Everything the page shows, computed from a project and one of its bundles."""
+    """Everything the page shows, computed from a spec, one of its bundles and its frame.
 
-    def __init__(self, project: Project, bundle: Bundle) -> None:
-        self.project = project
+    ``check`` is the data's check report, ``frame_info`` the frame's manifest (empty when
+    none was built) and ``frame_path`` the frame, whose test cutoff the page explains.
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        bundle: Bundle,
+        *,
+        check: CheckReport,
+        frame_info: dict[str, Any],
+        frame_path: Path,
+    ) -> None:
+        self.spec = spec
         self.bundle = bundle
+        self.check = check
+        self.frame_info = frame_info
+        self.frame_path = frame_path
         self._summary: dict[str, Any] | None = None
 
     # -- computing -----------------------------------------------------------------------
@@ -82,15 +98,13 @@ class Report:
     def _compute(self) -> dict[str, Any]:
         from propensity.decisions.reasons import contributions, global_drivers, reason_codes
 
-        project, bundle = self.project, self.bundle
+        bundle = self.bundle
         manifest = bundle.manifest
-        spec = project.spec
+        spec = self.spec
         key = spec.entity.key
         task = bundle.task
-        frame_info = (
-            json.loads(project.manifest_path.read_text()) if project.manifest_path.is_file() else {}
-        )
-        check = project.check()
+        frame_info = self.frame_info
+        check = self.check
         holdout = bundle.holdout()
         y = holdout["label"].to_numpy(dtype=float)
         p = holdout["score"].to_numpy(dtype=float)
@@ -225,14 +239,13 @@ class Report:
 
     def _test_rows(self, holdout: pd.DataFrame) -> pd.DataFrame | None:
         """The frame's rows at the test cutoff, in the holdout's order."""
-        project = self.project
-        key = project.spec.entity.key
-        if not project.frame_path.is_file():
+        key = self.spec.entity.key
+        if not self.frame_path.is_file():
             return None
         from propensity.snapshots.reading import read_frame
 
-        at = None if project.spec.table_mode else pd.Timestamp(holdout["cutoff"].iloc[0]).date()
-        frame = read_frame(project.frame_path, key, cutoff=at)
+        at = None if self.spec.table_mode else pd.Timestamp(holdout["cutoff"].iloc[0]).date()
+        frame = read_frame(self.frame_path, key, cutoff=at)
         frame = frame.drop_duplicates(subset=[key]).set_index(key).copy()
         wanted = holdout[key]
         if not wanted.isin(frame.index).all():
@@ -269,7 +282,7 @@ class Report:
     ) -> list[dict[str, Any]]:
         """The outcome rate by decile of each top driver and by each small text column."""
         out: list[dict[str, Any]] = []
-        spec = self.project.spec
+        spec = self.spec
         from propensity.decisions.reasons import label
 
         for name in drivers:
@@ -312,7 +325,7 @@ class Report:
     def _text_columns(self, rows: pd.DataFrame) -> Iterator[tuple[str, pd.Series]]:
         """Each text feature with its values as strings, missing ones as "(missing)"."""
         for name in rows.columns:
-            if name in (self.project.spec.entity.key, "cutoff", "label"):
+            if name in (self.spec.entity.key, "cutoff", "label"):
                 continue
             if not pd.api.types.is_numeric_dtype(rows[name]):
                 yield name, rows[name].astype("string").fillna("(missing)")
@@ -703,7 +716,7 @@ class Report:
             return ""
         from propensity.decisions.reasons import label
 
-        spec = self.project.spec
+        spec = self.spec
         labels = [label(n, spec) for n, _ in drivers["top"]]
         chart = charts.bar_chart(
             labels,
@@ -813,11 +826,6 @@ def _rate(value: float | None, task: str) -> str:
     if value is None:
         return "n/a"
     return _pct(value, 1) if task == "binary" else f"{value:,.2f}"
-
-
-def build_report(project: Project, bundle: str | None = None) -> Report:
-    """The report of a project's latest (or a named) bundle."""
-    return Report(project, project.load_bundle(bundle, verb="report"))
 
 
 _CSS = """
