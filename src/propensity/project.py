@@ -215,8 +215,6 @@ class Project:
         any input file changed since (new rows arrived): a model is always trained on the
         data as it stands.
         """
-        import json
-
         from propensity.modeling.training import train_frame
         from propensity.snapshots.reading import read_frame
 
