@@ -391,10 +391,10 @@ class Project:
             )
         challenger = self.train().bundle.name
         registry.move("challenger", challenger, reason="retrain: " + ("; ".join(why) or "forced"))
-        new = self.load_bundle(challenger, verb="retrain")
-        day = dt.date.fromisoformat(str(new.holdout()["cutoff"].iloc[0])[:10])
+        holdout = self.load_bundle(challenger, verb="retrain").holdout()  # read once
+        day = dt.date.fromisoformat(str(holdout["cutoff"].iloc[0])[:10])
         rows = read_frame(self.frame_path, self.spec.entity.key, cutoff=day)
-        judged = judge(old, new, rows, self.spec.entity.key, spec)
+        judged = judge(old, holdout, rows, self.spec.entity.key, spec)
         why_better = judged.pop("why")
         if judged["promoted"]:
             reason = f"retrain: {why_better} on {judged['cutoff']}"

@@ -87,17 +87,17 @@ def _reaches(verdict: str, level: str) -> bool:
 
 
 def judge(
-    champion: Bundle, challenger: Bundle, rows: pd.DataFrame, key: str, spec: RetrainSection
+    champion: Bundle, holdout: pd.DataFrame, rows: pd.DataFrame, key: str, spec: RetrainSection
 ) -> dict[str, Any]:
     """Judge both models on ``rows``, the labelled rows of the challenger's test cutoff.
 
-    The challenger by its own out-of-sample backtest scores there, the champion by scoring
-    the rows now. Returns the figures, the margins, whether the champion learned from that
-    cutoff (``champion_in_sample``), ``promoted`` and, when promoted, ``why``.
+    The challenger by its own out-of-sample backtest scores there (``holdout``, its
+    bundle's test round), the champion by scoring the rows now. Returns the figures, the
+    margins, whether the champion learned from that cutoff (``champion_in_sample``),
+    ``promoted`` and, when promoted, ``why``.
     """
     from propensity.modeling.metrics import log_loss, roc_auc_score
 
-    holdout = challenger.holdout()
     cutoff = holdout["cutoff"].iloc[0]
     day = cutoff.date() if hasattr(cutoff, "date") else cutoff
     rows = rows[rows["label"].notna()].reset_index(drop=True)
