@@ -237,17 +237,18 @@ def test_linear_adds_up_to_the_decision_function(frame):
     assert method == "linear"
     features = [c for c in frame.columns if c not in (KEY, "cutoff", "label")]
     assert list(contribs.columns) == features  # the frame's order, text columns included
-    z = model._design(frame) @ np.asarray(model.coef_) + model.intercept_
+    z = model.preparation_.transform(frame) @ np.asarray(model.coef_) + model.intercept_
     np.testing.assert_allclose(contribs.sum(axis=1) + model.intercept_, z, rtol=0, atol=1e-8)
     p = model.predict(frame)
     np.testing.assert_allclose(z, np.log(p / (1 - p)), atol=1e-6)
     # each plan's one-hot coefficient lands on "plan" (its "other" column is never hot)
-    start = len(model.numeric_) + len(model.flags_)
-    for i, level in enumerate(model.levels_["plan"]):
+    prep = model.preparation_
+    start = prep.block("plan").start
+    for i, level in enumerate(prep.levels["plan"]):
         rows = frame["plan"] == level
         np.testing.assert_allclose(contribs.loc[rows, "plan"], model.coef_[start + i])
     # a missing engagement: its flag and its imputed value, both on "engagement"
-    assert "engagement" in model.flags_
+    assert "engagement" in prep.flags
     assert contribs["engagement"].notna().all()
 
 
@@ -270,6 +271,9 @@ class CurvedCandidate(Candidate):
     def fit(self, train, valid=None):
         self.features_ = ["orders_count_90d", "engagement", "plan", "tenure_days"]
         return self
+
+    def features(self):
+        return self.features_
 
     def predict(self, frame):
         e = np.nan_to_num(frame["engagement"].to_numpy(dtype=float))

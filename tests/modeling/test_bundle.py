@@ -62,9 +62,11 @@ def test_logistic_scores_like_scikit_learn_on_the_same_design(frame):
     model = LogisticCandidate(key=KEY).fit(frame)
     reference = LogisticRegression(
         class_weight="balanced", solver="newton-cholesky", max_iter=200
-    ).fit(model._design(frame), frame.label)
+    ).fit(model.preparation_.transform(frame), frame.label)
     np.testing.assert_allclose(
-        model.predict(frame), reference.predict_proba(model._design(frame))[:, 1], atol=1e-6
+        model.predict(frame),
+        reference.predict_proba(model.preparation_.transform(frame))[:, 1],
+        atol=1e-6,
     )
     # a level never seen in training falls in the shared "other" column, not an error
     odd = frame.head(3).assign(plan="enterprise")

@@ -87,7 +87,7 @@ def test_round_trip_predicts_the_same(make_frame, tmp_path, task):
 
     data = json.loads(json.dumps(model.to_dict()))
     model.save_model(tmp_path / "model.keras")
-    loaded = KerasCandidate.from_dict(data, tmp_path / "model.keras")
+    loaded = KerasCandidate.from_file(data, tmp_path / "model.keras")
 
     expected = model.predict(frame)
     assert np.isfinite(expected).all()

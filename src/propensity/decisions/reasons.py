@@ -20,16 +20,8 @@ import numpy as np
 import pandas as pd
 
 from propensity.errors import DataError
-from propensity.modeling.candidates import (
-    BGNBDCandidate,
-    Candidate,
-    LightGBMCandidate,
-    LinearCandidate,
-    LogisticCandidate,
-    PriorCandidate,
-    RecencyCandidate,
-    feature_columns,
-)
+from propensity.modeling.candidates import Candidate, LinearCandidate, feature_columns
+from propensity.modeling.candidates.base import logit, require
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -367,129 +359,8 @@ def label(feature: str, spec: Spec) -> str:
 # -- contributions ---------------------------------------------------------------------------
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=float), 1e-9, 1 - 1e-9)
-    return np.asarray(np.log(q / (1 - q)))
-
-
-def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"reasons: the frame lacks {', '.join(missing[:5])}"
-            f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}, which the "
-            f"{what} model reads; score a frame built with the spec the model was trained on"
-        )
-
-
-def _treeshap(candidate: LightGBMCandidate, frame: pd.DataFrame) -> pd.DataFrame:
-    _require(frame, candidate.features_, candidate.name)
-    raw = candidate.model_.predict(
-        candidate._x(frame), num_iteration=candidate.rounds_, pred_contrib=True
-    )
-    # the last column is the bias (the expected raw score), not a feature
-    values = np.asarray(raw, dtype=float)[:, :-1]
-    return pd.DataFrame(values, columns=candidate.features_, index=frame.index)
-
-
-def _linear(candidate: LogisticCandidate, frame: pd.DataFrame) -> pd.DataFrame:
-    """Coefficient x prepared value, with flags and one-hot levels summed onto their column.
-
-    The design holds the scaled numeric columns, then one flag per column that had missing
-    values, then per text column its kept levels and an "other" column.
-    """
-    _require(frame, [*candidate.numeric_, *candidate.categorical_], candidate.name)
-    parts = candidate._design(frame)
-    parts *= np.asarray(candidate.coef_)
-    n_num, n_flags = len(candidate.numeric_), len(candidate.flags_)
-    out = np.empty((len(frame), n_num + len(candidate.categorical_)))
-    out[:, :n_num] = parts[:, :n_num]
-    position = {c: j for j, c in enumerate(candidate.numeric_)}
-    for j, c in enumerate(candidate.flags_):
-        out[:, position[c]] += parts[:, n_num + j]
-    start = n_num + n_flags
-    for i, c in enumerate(candidate.categorical_):
-        width = len(candidate.levels_[c]) + 1
-        out[:, n_num + i] = parts[:, start : start + width].sum(axis=1)
-        start += width
-    names = [*candidate.numeric_, *candidate.categorical_]
-    result = pd.DataFrame(out, columns=names, index=frame.index)
-    known = set(names)
-    return result[[c for c in frame.columns if c in known]]  # the frame's column order
-
-
-def _reference(typical: dict[str, object], column: str, values: np.ndarray) -> float:
-    """The typical value of a column: the bundle's, else the frame's median."""
-    given = typical.get(column)
-    if isinstance(given, int | float) and math.isfinite(given):
-        return float(given)
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if len(finite) else math.nan
-
-
-def _recency(
-    candidate: RecencyCandidate, frame: pd.DataFrame, typical: dict[str, object]
-) -> pd.DataFrame:
-    """The log-odds of the rule relative to a customer with the typical recency."""
-    days = candidate._days(frame)
-    reference = _reference(typical, candidate.column, days)
-    if math.isnan(reference):
-        reference = candidate.fill_
-    x = candidate._x(frame)
-    values = candidate.coef_ * (x - math.log1p(max(reference, 0.0)))
-    return pd.DataFrame({candidate.column: values}, index=frame.index)
-
-
-def _bgnbd(
-    candidate: BGNBDCandidate, frame: pd.DataFrame, typical: dict[str, object]
-) -> pd.DataFrame:
-    """Split BG/NBD's log-odds, relative to the typical score, over its three inputs.
-
-    The rule: the difference goes to days since the last event and to active days, in
-    proportion to how far each is from its typical value (on a log scale) in the direction
-    that raises the score of no event (more days since the last, fewer active days). When
-    neither leans that way it is split evenly between the two. Days since the first event
-    only sets the customer's age in the model and gets nothing. Customers with no history
-    get the base rate, and the difference is put on days since the last event ("no orders
-    yet").
-    """
-    s = candidate.source
-    column = f"{s}_bgnbd_p_no_event"
-    inputs = [f"{s}_days_since_last", f"{s}_active_days_all", f"{s}_days_since_first"]
-    score = candidate.predict(frame)
-    reference = _reference(typical, column, score)
-    total = _logit(score) - _logit(
-        np.asarray(candidate.rate_ if math.isnan(reference) else reference)
-    )
-    if not all(c in frame.columns for c in inputs):
-        return pd.DataFrame({column: total}, index=frame.index)
-    last, active = (frame[c].to_numpy(dtype=float, na_value=np.nan) for c in inputs[:2])
-    typical_last = _reference(typical, inputs[0], last)
-    typical_active = _reference(typical, inputs[1], active)
-    with np.errstate(invalid="ignore"):
-        lean = np.column_stack(
-            [
-                np.log1p(np.maximum(last, 0)) - math.log1p(max(typical_last, 0)),
-                math.log1p(max(typical_active, 0)) - np.log1p(np.maximum(active, 0)),
-            ]
-        )
-    lean = np.nan_to_num(lean * np.sign(total)[:, None], nan=0.0).clip(min=0.0)
-    weight = lean.sum(axis=1, keepdims=True)
-    shares = np.where(weight > 0, lean / np.where(weight > 0, weight, 1.0), 0.5)
-    no_history = np.isnan(last)
-    shares[no_history] = (1.0, 0.0)
-    values = np.column_stack([total[:, None] * shares, np.zeros(len(frame))])
-    return pd.DataFrame(values, columns=inputs, index=frame.index)
-
-
 def _model_features(candidate: Candidate, frame: pd.DataFrame) -> list[str]:
-    for names in (
-        getattr(candidate, "features_", None),
-        [*getattr(candidate, "numeric_", []), *getattr(candidate, "categorical_", [])],
-    ):
-        if names:
-            return [str(c) for c in names]
-    return feature_columns(frame, candidate.key)
+    return candidate.features() or feature_columns(frame, candidate.key)
 
 
 def _surrogate(candidate: Candidate, frame: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -499,13 +370,15 @@ def _surrogate(candidate: Candidate, frame: pd.DataFrame, task: str) -> pd.DataF
     of frequent text levels), so its contributions read like the linear model's.
     """
     features = _model_features(candidate, frame)
-    _require(frame, features, candidate.name)
+    require(frame, features, candidate.name)
     score = np.asarray(candidate.predict(frame), dtype=float)
-    target = _logit(score) if task == "binary" else score
+    target = logit(score) if task == "binary" else score
     rows = frame[features].assign(label=target)
     surrogate = LinearCandidate(key=candidate.key, C=1.0, max_rows=SURROGATE_ROWS)
     surrogate.fit(rows)
-    values = _linear(surrogate, rows)
+    found = surrogate.contributions(rows, {})
+    assert found is not None  # a linear model always decomposes
+    values = found
     if len(target) > 1 and np.var(target) > 0:
         fitted = values.to_numpy().sum(axis=1) + surrogate.intercept_
         r2 = 1 - np.mean((target - fitted) ** 2) / np.var(target)
@@ -547,22 +420,16 @@ def contributions(model: Bundle | Candidate, frame: pd.DataFrame) -> tuple[pd.Da
     if isinstance(model, Bundle):
         candidate, task = model.candidate, model.task
         frame = model.prepare(frame)
-        if isinstance(candidate, RecencyCandidate | BGNBDCandidate):
+        if candidate.uses_typical:
             typical = model.typical()
     else:
         candidate = model
-        task = "regression" if isinstance(model, LinearCandidate) else "binary"
-        task = str(getattr(model, "task", task))
-    if isinstance(candidate, LightGBMCandidate):
-        return _treeshap(candidate, frame), "treeshap"
-    if isinstance(candidate, LogisticCandidate):
-        return _linear(candidate, frame), "linear"
-    if isinstance(candidate, RecencyCandidate):
-        return _recency(candidate, frame, typical), "recency"
-    if isinstance(candidate, BGNBDCandidate):
-        return _bgnbd(candidate, frame, typical), "bgnbd"
-    if isinstance(candidate, PriorCandidate):
-        return pd.DataFrame(index=frame.index), candidate.name
+        task = str(
+            getattr(model, "task", "regression" if "binary" not in model.tasks else "binary")
+        )
+    found = candidate.contributions(frame, typical)
+    if found is not None and candidate.explanation is not None:
+        return found, candidate.explanation
     return _surrogate(candidate, frame, task), SURROGATE
 
 

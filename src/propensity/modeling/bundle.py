@@ -22,30 +22,12 @@ import pandas as pd
 
 from propensity.errors import BundleError
 from propensity.modeling.calibration import Calibrator, calibrator_from_dict
-from propensity.modeling.candidates import (
-    BGNBDCandidate,
-    Candidate,
-    LightGBMCandidate,
-    LinearCandidate,
-    LogisticCandidate,
-    MeanCandidate,
-    PriorCandidate,
-    RecencyCandidate,
-    compact,
-)
+from propensity.modeling.candidates import Candidate, candidate_class, compact
 from propensity.modeling.derived import add_derived, derived_columns
 
 __all__ = ["Bundle", "BundleError", "load_bundle", "reference_profile", "save_bundle"]
 
 FORMAT = 1
-_SIMPLE: dict[str, Any] = {
-    "prior": PriorCandidate,
-    "recency": RecencyCandidate,
-    "bgnbd": BGNBDCandidate,
-    "logistic": LogisticCandidate,
-    "mean": MeanCandidate,
-    "linear": LinearCandidate,
-}
 
 
 @dataclass(frozen=True)
@@ -130,18 +112,12 @@ def save_bundle(
     """
     if folder.exists():
         raise BundleError(f"{folder}: a bundle is already there; bundles are never overwritten")
-    to_dict = getattr(candidate, "to_dict", None)
-    if to_dict is None:
-        raise BundleError(f"bundle: candidate {candidate.name!r} cannot be saved")
     files: dict[str, bytes] = {
-        "model.json": json.dumps(to_dict(), indent=1, sort_keys=True).encode(),
+        "model.json": json.dumps(candidate.to_dict(), indent=1, sort_keys=True).encode(),
         "calibrator.json": json.dumps(calibrator.to_dict(), indent=1).encode(),
         "reference.json": json.dumps(reference or {}, indent=1, sort_keys=True).encode(),
     }
-    if isinstance(candidate, LightGBMCandidate):
-        files["model.txt"] = candidate.model_text().encode()
-    if candidate.name == "keras":
-        files["model.keras"] = _keras_bytes(candidate)
+    files.update(candidate.native_files())
     if holdout is not None:
         buffer = io.BytesIO()
         holdout.to_parquet(buffer, index=False)
@@ -165,15 +141,6 @@ def save_bundle(
         if tmp.exists():
             shutil.rmtree(tmp)
     return folder
-
-
-def _keras_bytes(candidate: Candidate) -> bytes:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.keras"
-        candidate.save_model(path)  # type: ignore[attr-defined]
-        return path.read_bytes()
 
 
 def load_bundle(folder: Path) -> Bundle:
@@ -202,18 +169,7 @@ def load_bundle(folder: Path) -> Bundle:
                 "Retrain, or restore the bundle from a backup"
             )
     model = json.loads(data["model.json"])
-    name = model.get("name")
-    candidate: Candidate
-    if name == "lightgbm":
-        candidate = LightGBMCandidate.from_dict(model, data["model.txt"].decode())
-    elif name == "keras":
-        from propensity.modeling.network import KerasCandidate
-
-        candidate = KerasCandidate.from_dict(model, folder / "model.keras")
-    elif name in _SIMPLE:
-        candidate = _SIMPLE[name].from_dict(model)
-    else:
-        raise BundleError(f"{folder}: unknown model {name!r}")
+    candidate = candidate_class(model.get("name"), str(folder)).load(model, data, folder)
     calibrator = calibrator_from_dict(json.loads(data["calibrator.json"]))
     return Bundle(folder, candidate, calibrator, manifest)
 

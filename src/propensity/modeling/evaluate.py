@@ -88,19 +88,10 @@ def fit_candidate(
     LightGBM is sized by early stopping (learning from ``inner``, scoring ``stop``), then
     learns from all of ``train`` with that many rounds; a network keeps its best epoch on
     ``stop``; every other candidate learns from all of ``train``. ``inner`` leaves out the
-    cutoffs whose label windows reach the stopping cutoff, which ``train`` keeps.
+    cutoffs whose label windows reach the stopping cutoff, which ``train`` keeps. Each
+    candidate says how (:meth:`Candidate.fit_round`).
     """
-    from propensity.modeling.candidates import LightGBMCandidate
-
-    if stop is None:
-        return candidate.fit(train)
-    if isinstance(candidate, LightGBMCandidate):
-        if candidate.rounds is not None:
-            return candidate.fit(train)
-        return candidate.fit_rounds(train, candidate.size(inner, stop))
-    if candidate.name == "keras":
-        return candidate.fit(inner, stop)
-    return candidate.fit(train)
+    return candidate.fit_round(train, inner, stop)
 
 
 def sample_positions(positions: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:

@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from propensity.errors import DataError, MissingExtraError
-from propensity.modeling.candidates import Candidate, feature_columns
+from propensity.modeling.candidates.base import (
+    Candidate,
+    Records,
+    Setting,
+    feature_columns,
+    register,
+)
+from propensity.modeling.preparation import TabularPreparation
 
 __all__ = ["KerasCandidate", "keras_missing"]
 
@@ -93,12 +101,14 @@ def _labels(frame: pd.DataFrame, task: str) -> np.ndarray:
     return y
 
 
+@register
 class KerasCandidate(Candidate):
     """A feed-forward network: ReLU layers with dropout, early-stopped on a later cutoff.
 
-    The preparation (signed ``log1p``, median imputation with missing flags, scaling,
-    one-hot of frequent text levels) is learned and applied here in NumPy, so it is saved
-    as JSON next to the network, which holds nothing but dense layers.
+    The preparation (:class:`~propensity.modeling.preparation.TabularPreparation` with a
+    signed ``log1p``, in float32: median imputation with missing flags, scaling, one-hot of
+    frequent text levels) is NumPy, so it is saved as JSON next to the network, which
+    holds nothing but dense layers.
 
     Unlike the other candidates the network does not refit on ``train`` and ``valid``
     together: it keeps the weights of the epoch that scored best on ``valid``.
@@ -130,6 +140,7 @@ class KerasCandidate(Candidate):
     """
 
     name = "keras"
+    tasks = TASKS
     complexity = 5
     #: levels of a text column kept by name; rarer, unseen and missing ones share "other"
     max_levels = 20
@@ -163,73 +174,38 @@ class KerasCandidate(Candidate):
         self.seed = seed
         self.max_rows = max_rows
 
+    @classmethod
+    def make(cls, setting: Setting) -> Candidate | str:
+        """The network for the project's task, or why TensorFlow cannot run it."""
+        missing = keras_missing()
+        if missing is not None:
+            return missing.removeprefix("keras skipped: ")
+        return cls(key=setting.key, task=setting.task, seed=setting.seed, threads=setting.threads)
+
+    def fit_round(
+        self, train: pd.DataFrame, inner: pd.DataFrame, stop: pd.DataFrame | None
+    ) -> KerasCandidate:
+        """Keep the best epoch on ``stop``, learning from ``inner``."""
+        return self.fit(train) if stop is None else self.fit(inner, stop)
+
     # -- preparation ------------------------------------------------------------------
-
-    def _numeric(self, frame: pd.DataFrame) -> np.ndarray:
-        """Numeric columns as float32 after a signed ``log1p``; non-finite values are NaN."""
-        x = frame[self.numeric_].to_numpy(dtype=np.float32, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            # heavy-tailed counts and amounts: compress the tail, keep the sign
-            x = np.sign(x) * np.log1p(np.abs(x))
-        return np.where(np.isfinite(x), x, np.float32(np.nan))
-
-    @staticmethod
-    def _text(frame: pd.DataFrame, column: str) -> pd.Series:
-        return frame[column].astype("string")
 
     def _learn_preparation(self, rows: pd.DataFrame) -> None:
         cols = feature_columns(rows, self.key)
         if not cols:
             raise DataError("train: the frame has no feature columns besides the key and label")
-        self.numeric_ = [c for c in cols if pd.api.types.is_numeric_dtype(rows[c])]
-        self.categorical_ = [c for c in cols if c not in self.numeric_]
-        raw = self._numeric(rows)
-        with warnings.catch_warnings():
-            # an all-missing column has no median; it is imputed with 0 below
-            warnings.simplefilter("ignore", RuntimeWarning)
-            medians = np.nanmedian(raw, axis=0) if raw.shape[1] else np.zeros(0)
-        self.medians_ = [0.0 if np.isnan(m) else float(m) for m in medians]
-        self.flags_ = [c for j, c in enumerate(self.numeric_) if np.isnan(raw[:, j]).any()]
-        self.levels_: dict[str, list[str]] = {}
-        for c in self.categorical_:
-            counts = self._text(rows, c).dropna().value_counts()
-            counts = counts[counts >= self.min_count]
-            # most frequent first, ties by name, so the choice does not depend on row order
-            ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
-            self.levels_[c] = sorted(str(v) for v, _ in ranked[: self.max_levels])
-        dense = self._dense(rows, raw)
-        self.mean_ = dense.mean(axis=0, dtype=np.float64).tolist()
-        scale = dense.std(axis=0, dtype=np.float64)
-        self.scale_ = np.where(scale > 0, scale, 1.0).tolist()
-
-    def _dense(self, frame: pd.DataFrame, raw: np.ndarray | None = None) -> np.ndarray:
-        """Imputed numeric columns, then a 0/1 flag per column that had missing values."""
-        raw = self._numeric(frame) if raw is None else raw
-        filled = np.where(np.isnan(raw), np.asarray(self.medians_, dtype=np.float32), raw)
-        flags = [np.isnan(raw[:, self.numeric_.index(c)]) for c in self.flags_]
-        if not flags:
-            return filled.astype(np.float32, copy=False)
-        return np.column_stack([filled, *flags]).astype(np.float32, copy=False)
+        self.preparation_ = TabularPreparation.fit(
+            rows,
+            cols,
+            max_levels=self.max_levels,
+            min_count=self.min_count,
+            log1p=True,
+            dtype="float32",
+        )
 
     def _design(self, frame: pd.DataFrame) -> np.ndarray:
         """The network's input: scaled numeric columns and flags, then one-hot text levels."""
-        missing = [c for c in (*self.numeric_, *self.categorical_) if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"predict: the frame lacks the feature columns {', '.join(missing)}; "
-                f"the model was trained on {', '.join((*self.numeric_, *self.categorical_))}"
-            )
-        parts = [
-            (self._dense(frame) - np.asarray(self.mean_, dtype=np.float32))
-            / np.asarray(self.scale_, dtype=np.float32)
-        ]
-        for c in self.categorical_:
-            text = self._text(frame, c)
-            levels = self.levels_[c]
-            columns = [(text == v).fillna(False).to_numpy(dtype=bool) for v in levels]
-            columns.append(~text.isin(levels).to_numpy(dtype=bool))
-            parts.append(np.column_stack(columns))
-        return np.column_stack(parts).astype(np.float32, copy=False)
+        return self.preparation_.transform(frame)
 
     # -- network ----------------------------------------------------------------------
 
@@ -331,7 +307,21 @@ class KerasCandidate(Candidate):
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities for the binary task, amounts for regression, one per row."""
-        x = self._design(frame)
+        return self._predict_design(self._design(frame))
+
+    def score_records(self, records: Records) -> np.ndarray:
+        """The shared preparation in NumPy on a few records, then the network."""
+        prep = self.preparation_
+        numbers = records.numbers(prep.numeric)
+        return self._predict_design(
+            prep.design(numbers, [records.texts(c) for c in prep.categorical])
+        )
+
+    def features(self) -> list[str]:
+        """Numeric then text features, as the preparation reads them."""
+        return self.preparation_.columns
+
+    def _predict_design(self, x: np.ndarray) -> np.ndarray:
         if not len(x):
             return np.zeros(0)
         out = np.asarray(
@@ -357,19 +347,27 @@ class KerasCandidate(Candidate):
             "patience": self.patience,
             "seed": self.seed,
             "max_rows": self.max_rows,
-            "numeric": self.numeric_,
-            "categorical": self.categorical_,
-            "medians": self.medians_,
-            "flags": self.flags_,
-            "levels": self.levels_,
-            "mean": self.mean_,
-            "scale": self.scale_,
+            **self.preparation_.to_dict(),
             "epochs": self.epochs_,
         }
         if self.task == "regression":
             data["target_mean"] = self.target_mean_
             data["target_scale"] = self.target_scale_
         return data
+
+    def native_files(self) -> dict[str, bytes]:
+        """The network in Keras's native ``.keras`` format."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.keras"
+            self.save_model(path)
+            return {"model.keras": path.read_bytes()}
+
+    @classmethod
+    def load(cls, data: dict[str, Any], files: Mapping[str, bytes], folder: Path) -> Candidate:
+        """Rebuild from ``model.json`` and the verified ``model.keras`` beside it."""
+        return cls.from_file(data, folder / "model.keras")
 
     def save_model(self, path: Path) -> None:
         """Write the network in Keras's native ``.keras`` format (config and weights, no pickle).
@@ -390,7 +388,7 @@ class KerasCandidate(Candidate):
             self.model_.save(path)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], model_path: Path) -> KerasCandidate:
+    def from_file(cls, data: dict[str, Any], model_path: Path) -> KerasCandidate:
         """Rebuild a fitted model from :meth:`to_dict` and the file :meth:`save_model` wrote.
 
         Parameters
@@ -419,10 +417,8 @@ class KerasCandidate(Candidate):
             seed=int(data["seed"]),
             max_rows=None if max_rows is None else int(max_rows),
         )
-        model.numeric_, model.categorical_ = list(data["numeric"]), list(data["categorical"])
-        model.medians_, model.flags_ = list(data["medians"]), list(data["flags"])
-        model.levels_ = {k: list(v) for k, v in data["levels"].items()}
-        model.mean_, model.scale_ = list(data["mean"]), list(data["scale"])
+        # the network always compresses tails; bundles before 0.2 did not say so
+        model.preparation_ = TabularPreparation.from_dict(data, log1p=True, dtype="float32")
         model.epochs_ = int(data["epochs"])
         if model.task == "regression":
             model.target_mean_ = float(data["target_mean"])

@@ -20,14 +20,11 @@ from propensity.modeling.backtest import Fold, rolling_folds
 from propensity.modeling.bundle import reference_profile, save_bundle
 from propensity.modeling.calibration import Calibrator, NoCalibration, choose_calibrator
 from propensity.modeling.candidates import (
-    BGNBDCandidate,
     Candidate,
     LightGBMCandidate,
-    LinearCandidate,
-    LogisticCandidate,
-    MeanCandidate,
-    PriorCandidate,
-    RecencyCandidate,
+    Setting,
+    candidate_class,
+    candidate_names,
     compact,
     feature_columns,
 )
@@ -41,7 +38,6 @@ from propensity.modeling.evaluate import (
     FoldResult,
     Round,
     cutoff_dates,
-    fit_candidate,
     fold_positions,
     holdout_rounds,
     run_rounds,
@@ -66,8 +62,6 @@ log = logging.getLogger(__name__)
 LOSSES = {"log_loss", "brier", "ece", "mae", "rmse"}
 #: metrics in the target's own units: their tolerance is relative to the best value
 RELATIVE = {"mae", "rmse"}
-BINARY = ("prior", "recency", "bgnbd", "logistic", "lightgbm", "keras")
-REGRESSION = ("mean", "linear", "lightgbm", "keras")
 _PACKAGES = (
     "propensity",
     "numpy",
@@ -151,41 +145,27 @@ def default_candidates(
 
     Returns the candidates and, for each one left out, why.
     """
-    from propensity.modeling.network import KerasCandidate, keras_missing
-
     task = task or task_of(spec)
-    key, seed, threads = spec.entity.key, spec.train.seed, spec.engine.thread_count()
-    source = spec.target.source if spec.target is not None else None
-    recency = f"{source}_days_since_last"
+    target = spec.target
+    setting = Setting(
+        key=spec.entity.key,
+        task=task,
+        seed=spec.train.seed,
+        threads=spec.engine.thread_count(),
+        columns=frozenset(frame.columns),
+        target_kind=None if target is None else target.kind,
+        source=None if target is None else target.source,
+        horizon=0.0 if target is None else float(target.horizon.days),
+    )
+    known = candidate_names(task)
     made: dict[str, Candidate] = {}
     skipped: dict[str, str] = {}
-    if task == "binary":
-        made["prior"] = PriorCandidate(key=key)
-        if recency in frame.columns:
-            made["recency"] = RecencyCandidate(key=key, column=recency)
+    for name in known:
+        found = candidate_class(name).make(setting)
+        if isinstance(found, str):
+            skipped[name] = found
         else:
-            skipped["recency"] = "no days-since-last-event column (table mode)"
-        if (
-            spec.target is not None
-            and spec.target.kind == "inactivity"
-            and f"{source}_active_days_all" in frame.columns
-        ):
-            made["bgnbd"] = BGNBDCandidate(
-                key=key, source=str(source), horizon=spec.target.horizon.days
-            )
-        else:
-            skipped["bgnbd"] = "BG/NBD scores inactivity targets on an events source"
-        made["logistic"] = LogisticCandidate(key=key, seed=seed)
-    else:
-        made["mean"] = MeanCandidate(key=key)
-        made["linear"] = LinearCandidate(key=key, seed=seed)
-    made["lightgbm"] = LightGBMCandidate(key=key, task=task, seed=seed, threads=threads)
-    missing = keras_missing()
-    if missing is None:
-        made["keras"] = KerasCandidate(key=key, task=task, seed=seed, threads=threads)
-    else:
-        skipped["keras"] = missing.removeprefix("keras skipped: ")
-    known = BINARY if task == "binary" else REGRESSION
+            made[name] = found
     wanted = spec.train.candidates
     if wanted is None:
         return list(made.values()), skipped
@@ -439,11 +419,7 @@ def _refit(
         stop = None if found is None else labeled.iloc[found]
     rows = sample_rows(labeled, max_rows, seed)
     inner = sample_rows(inner, max_rows, seed)
-    if isinstance(chosen, LightGBMCandidate) and stop is None:
-        # nothing to stop on: keep the size the backtest's last round found
-        chosen.fit_rounds(rows, chosen.rounds_)
-    else:
-        fit_candidate(chosen, rows, inner, stop)
+    chosen.refit(rows, inner, stop)
 
 
 def _leaderboard(

@@ -21,11 +21,6 @@ from propensity.decisions.policy import Policy
 from propensity.errors import NotServable, PropensityError
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
-from propensity.modeling.candidates import (
-    LightGBMCandidate,
-    LinearCandidate,
-    LogisticCandidate,
-)
 from propensity.modeling.derived import derived_columns, derived_inputs
 from propensity.spec import Spec
 
@@ -56,7 +51,6 @@ class ServedModel:
     spec: Spec
     error: str | None = None
     _typical: dict[str, object] = field(default_factory=dict)
-    _codes: dict[str, dict[str, int]] = field(default_factory=dict)
     _bgnbd: BGNBD | None = None
     _bgnbd_horizon: float = 0.0
     _derived_names: list[str] = field(default_factory=list)
@@ -112,15 +106,7 @@ class ServedModel:
         """Calibrated scores of validated records (fields missing from a record are NaN)."""
         if self.bundle is None:
             return np.full(len(records), float(self.fallback_score or 0.0))
-        candidate = self.bundle.candidate
-        if isinstance(candidate, LightGBMCandidate):
-            raw = candidate.model_.predict(
-                self._trees(records, candidate), num_iteration=candidate.rounds_, num_threads=1
-            )
-        elif isinstance(candidate, LogisticCandidate):
-            raw = self._linear(records, candidate)
-        else:
-            raw = candidate.predict(self.bundle.prepare(self.frame(records)))
+        raw = self.bundle.candidate.score_records(_Records(self, records))
         return np.asarray(self.bundle.calibrator.predict(np.asarray(raw, dtype=float)))
 
     def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -225,36 +211,6 @@ class ServedModel:
             out[n] = self._bgnbd.score_one(active - 1, first - last, first, self._bgnbd_horizon)
         return out.astype(np.float32).astype(float)
 
-    def _trees(self, records: list[dict[str, Any]], model: LightGBMCandidate) -> np.ndarray:
-        x = self._numbers(records, model.features_)
-        for c in model.categorical_:
-            i = model.features_.index(c)
-            codes = self._codes[c]
-            for r, record in enumerate(records):
-                code = codes.get(str(record.get(c)))
-                x[r, i] = np.nan if code is None else code
-        return x
-
-    def _linear(self, records: list[dict[str, Any]], model: LogisticCandidate) -> np.ndarray:
-        """The logistic (or ridge) model's own preparation, in NumPy, for a few records."""
-        raw = self._numbers(records, model.numeric_)
-        raw = np.where(np.isfinite(raw), raw, np.nan)
-        filled = np.where(np.isnan(raw), np.asarray(model.medians_), raw)
-        where = {c: j for j, c in enumerate(model.numeric_)}
-        flags = [np.isnan(raw[:, where[c]]) for c in model.flags_]
-        dense = np.column_stack([filled, *flags]) if flags else filled
-        parts = [(dense - np.asarray(model.mean_)) / np.asarray(model.scale_)]
-        for c in model.categorical_:
-            levels = model.levels_[c]
-            texts = ["<missing>" if r.get(c) is None else str(r.get(c)) for r in records]
-            parts.append(
-                np.array([[t == v for v in levels] + [t not in levels] for t in texts], float)
-            )
-        z = np.column_stack(parts) @ np.asarray(model.coef_) + model.intercept_
-        if isinstance(model, LinearCandidate):
-            return np.asarray(z)
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
-
     def decide(self, scores: np.ndarray) -> list[dict[str, Any]]:
         """Tier, action, expected value and capacity flag for each score.
 
@@ -282,10 +238,13 @@ class ServedModel:
         """Up to three reasons per record, in words (exact for trees and linear models)."""
         from propensity.decisions.reasons import contributions, reason_codes
 
-        if self.bundle is None or self.bundle.candidate.name in ("keras", "prior", "mean"):
-            return [[] for _ in records]  # nothing to explain, or no exact decomposition
-        rows = self.bundle.prepare(self.frame(records))
-        contribs, _ = contributions(self.bundle, rows)
+        bundle = self.bundle
+        if bundle is None or bundle.candidate.explanation is None:
+            return [[] for _ in records]  # no model, or no exact decomposition
+        if not bundle.candidate.features():
+            return [[] for _ in records]  # nothing drives a constant
+        rows = bundle.prepare(self.frame(records))
+        contribs, _ = contributions(bundle, rows)
         return reason_codes(contribs, rows, self._typical, self.spec)
 
 
@@ -357,12 +316,6 @@ def load_served(
         )
         for f in bundle.manifest.get("features", [])
     ]
-    codes: dict[str, dict[str, int]] = {}
-    if isinstance(bundle.candidate, LightGBMCandidate):
-        codes = {
-            c: {str(level): n for n, level in enumerate(levels)}
-            for c, levels in bundle.candidate.levels_.items()
-        }
     policy = Policy.from_spec(spec.policy)
     if reference is None:
         try:
@@ -382,9 +335,30 @@ def load_served(
         unknown_category=spec.serve.unknown_category,
         spec=spec,
         _typical=bundle.typical(),
-        _codes=codes,
         _bgnbd=None if frozen is None else BGNBD.from_dict(frozen["model"]),
         _history_names=tuple(derived_inputs(plan)) if frozen else ("", "", ""),  # type: ignore[arg-type]
         _bgnbd_horizon=float(plan.get("bgnbd", {}).get("horizon", 0.0)),
         _derived_names=derived_columns(plan),
     )
+
+
+class _Records:
+    """A request's records as a candidate reads them (``candidates.Records``)."""
+
+    __slots__ = ("_model", "_records")
+
+    def __init__(self, model: ServedModel, records: list[dict[str, Any]]) -> None:
+        self._model, self._records = model, records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def numbers(self, columns: list[str]) -> np.ndarray:
+        return self._model._numbers(self._records, columns)
+
+    def texts(self, column: str) -> list[Any]:
+        return [r.get(column) for r in self._records]
+
+    def frame(self) -> pd.DataFrame:
+        assert self._model.bundle is not None
+        return self._model.bundle.prepare(self._model.frame(self._records))
