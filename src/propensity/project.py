@@ -560,6 +560,43 @@ class Project:
             "features": [{"name": f, "dtype": stats["schema"][f]} for f in features],
         }
 
+    def models(self) -> dict[str, Any]:
+        """The registry: the version that serves, every bundle, and every alias move."""
+        from propensity.registry import Registry
+
+        reg = Registry(self.workspace)
+        return {"serving": reg.serving(), "versions": reg.versions(), "history": reg.history()}
+
+    def promote(self, version: str, *, reason: str, alias: str = "production") -> str | None:
+        """Point ``alias`` at ``version``, verified first; returns the version it replaces."""
+        from propensity.registry import Registry
+
+        return Registry(self.workspace).move(alias, version, reason=reason)
+
+    def rollback(self, *, reason: str = "rollback") -> str:
+        """Put back the production model that served before the current one; returns it."""
+        from propensity.registry import Registry
+
+        return Registry(self.workspace).rollback(reason=reason)
+
+    def create_key(self, name: str, role: str) -> str:
+        """Store a new API key for the service; returns its secret, shown only this once."""
+        from propensity.serving.keyring import Keyring
+
+        return Keyring(self.workspace).create(name, role)
+
+    def keys(self) -> list[dict[str, Any]]:
+        """Every API key's name, role and dates, revoked ones included (never the secret)."""
+        from propensity.serving.keyring import Keyring
+
+        return Keyring(self.workspace).keys()
+
+    def revoke_key(self, name: str) -> None:
+        """Revoke an API key by name; a running service refuses it within seconds."""
+        from propensity.serving.keyring import Keyring
+
+        Keyring(self.workspace).revoke(name)
+
 
 def _size(path: Path) -> int:
     if path.is_dir():
