@@ -103,41 +103,22 @@ class PlattCalibrator(Calibrator):
 
 
 class IsotonicCalibrator(Calibrator):
-    """A non-decreasing step-wise map fitted by pool-adjacent-violators, interpolated."""
+    """A non-decreasing step-wise map (scikit-learn's ``IsotonicRegression``), interpolated."""
 
     kind = "isotonic"
 
     def fit(self, p: npt.ArrayLike, y: npt.ArrayLike) -> IsotonicCalibrator:
-        """Fit the monotone map with pool-adjacent-violators."""
+        """Fit the monotone map with scikit-learn's pool-adjacent-violators.
+
+        Only its knots are kept (each block flat from its lowest to its highest score),
+        so the map is saved as two lists of numbers and applied without scikit-learn.
+        """
+        from sklearn.isotonic import IsotonicRegression
+
         p_arr, y_arr = _clean(p, y)
-        order = np.argsort(p_arr, kind="mergesort")
-        xs, ys = p_arr[order], y_arr[order]
-        # one block per distinct score, then merge blocks that break monotonicity
-        uniq, start = np.unique(xs, return_index=True)
-        sums = np.add.reduceat(ys, start)
-        counts = np.diff(np.r_[start, len(xs)]).astype(float)
-        values: list[float] = []
-        weights: list[float] = []
-        lows: list[float] = []
-        highs: list[float] = []
-        for x, s, c in zip(uniq, sums, counts, strict=True):
-            values.append(s / c)
-            weights.append(c)
-            lows.append(x)
-            highs.append(x)
-            while len(values) > 1 and values[-2] > values[-1]:
-                w = weights[-2] + weights[-1]
-                v = (values[-2] * weights[-2] + values[-1] * weights[-1]) / w
-                hi = highs[-1]
-                for stack in (values, weights, lows, highs):
-                    stack.pop()
-                values[-1], weights[-1], highs[-1] = v, w, hi
-        # each block is flat from its lowest to its highest score
-        self.x_, self.y_ = [], []
-        for lo, hi, v in zip(lows, highs, values, strict=True):
-            for x in (lo, hi) if hi > lo else (lo,):
-                self.x_.append(float(x))
-                self.y_.append(float(v))
+        fitted = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(p_arr, y_arr)
+        self.x_ = [float(v) for v in fitted.X_thresholds_]
+        self.y_ = [float(v) for v in fitted.y_thresholds_]
         return self
 
     def predict(self, p: npt.ArrayLike) -> np.ndarray:

@@ -48,15 +48,9 @@ def _labels_and_scores(y: ArrayLike, p: ArrayLike) -> tuple[np.ndarray, np.ndarr
 
 def _rank(values: np.ndarray) -> np.ndarray:
     """Average ranks (1-based), ties sharing the mean of their positions."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values))
-    # boundaries of runs of equal values
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
-    ends = np.r_[starts[1:], len(values)]
-    for s, e in zip(starts, ends, strict=True):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
-    return ranks
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(values, method="average"), dtype=float)
 
 
 def roc_auc_score(y: ArrayLike, p: ArrayLike) -> float:
