@@ -318,16 +318,22 @@ def test_init_lets_the_demos_time_pass_and_keeps_the_project_file(tmp_path):
     grown = pd.read_parquet(root / "data" / "orders.parquet")
     expected = simulate(400, seed=2, shift=shift).until(dt.date(2024, 6, 1)).orders
     assert len(grown) == len(expected) > len(orders)
-    with pytest.raises(PropensityError, match=r"--data-only: .* does not exist"):
+    # core messages name parameters; the CLI turns them into its flags
+    with pytest.raises(PropensityError, match=r"^data_only: .* does not exist") as caught:
         init_project(tmp_path / "new", demo=True, customers=400, data_only=True)
-    with pytest.raises(PropensityError, match="add --demo"):
+    assert caught.value.for_cli().startswith("--data-only: ")
+    with pytest.raises(PropensityError, match="add `demo`") as caught:
         init_project(tmp_path / "plain", until=dt.date(2024, 6, 1))
-    with pytest.raises(PropensityError, match="or --data-only to rewrite only"):
+    assert caught.value.for_cli().startswith("--shift, --until and --data-only shape")
+    with pytest.raises(PropensityError, match="or `data_only` to rewrite only") as caught:
         init_project(root, demo=True, customers=400)
+    assert "pass --force to overwrite it (or --data-only to" in caught.value.for_cli()
     # time passes on the same history only, and never over a real project's data
-    with pytest.raises(PropensityError, match="--customers: 500 differs from 400"):
+    with pytest.raises(PropensityError, match=r"^customers: 500 differs from 400") as caught:
         init_project(root, demo=True, customers=500, seed=2, shift=shift, data_only=True)
-    with pytest.raises(PropensityError, match="--shift: None differs from"):
+    assert caught.value.for_cli().startswith("--customers: 500")
+    assert caught.value.for_cli().endswith("(or start again with --force)")
+    with pytest.raises(PropensityError, match=r"^shift: None differs from"):
         init_project(root, demo=True, customers=400, seed=2, data_only=True)
     real = tmp_path / "real"
     init_project(real)

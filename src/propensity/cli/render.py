@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from propensity.errors import PropensityError
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -128,7 +130,8 @@ def progress_bar(total: int, *, quiet: bool = False) -> Iterator[Progress]:
 
 def error(exc: Exception) -> None:
     """The one line a user gets for bad input (a ``PropensityError``)."""
-    err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    text = exc.for_cli() if isinstance(exc, PropensityError) else str(exc)
+    err.print(f"[red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def unexpected(exc: Exception) -> None:

@@ -225,7 +225,7 @@ def whatif(
             rows.append(row)
         table = pd.DataFrame(rows)
         return table[["capacity", *[c for c in table.columns if c != "capacity"]]]
-    raise SpecError(f"--by: {by!r} is not known; choose threshold or capacity")
+    raise SpecError(f"by: {by!r} is not known; choose threshold or capacity", option="by")
 
 
 def assign_tiers(

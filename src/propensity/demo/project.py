@@ -139,17 +139,22 @@ def _same_history(mark: Path, history: dict[str, object]) -> None:
     """Refuse ``--data-only`` outside a demo, or on a different simulated history."""
     if not mark.is_file():
         raise PropensityError(
-            f"--data-only: {mark} does not exist, so {mark.parent} holds no data written by "
-            "`init --demo`; --data-only only rewrites the demo's data (never a real project's)"
+            f"data_only: {mark} does not exist, so {mark.parent} holds no data written by "
+            "`init --demo`; `data_only` only rewrites the demo's data (never a real "
+            "project's)",
+            option="data_only",
+            mentions=("data_only",),
         )
     before = json.loads(mark.read_text())
     for name, value in history.items():
         if before.get(name) != value:
-            option = {"customers": "--customers", "seed": "--seed"}.get(name, "--shift")
+            option = name if name in ("customers", "seed") else "shift"
             raise PropensityError(
                 f"{option}: {value} differs from {before.get(name)}, which this demo was "
                 "written with; time can only pass on the same history (or start again "
-                "with --force)"
+                "with `force`)",
+                option=option,
+                mentions=("force",),
             )
 
 
@@ -189,18 +194,26 @@ def init_project(
     """
     spec_path = folder / SPEC_FILE
     if not demo and (shift is not None or until is not None or data_only):
-        raise PropensityError("--shift, --until and --data-only shape the demo's data; add --demo")
+        raise PropensityError(
+            "`shift`, `until` and `data_only` shape the demo's data; add `demo`",
+            mentions=("shift", "until", "data_only", "demo"),
+        )
     if data_only and not spec_path.is_file():
         raise PropensityError(
-            f"--data-only: {spec_path} does not exist; run without --data-only to create it"
+            f"data_only: {spec_path} does not exist; run without `data_only` to create it",
+            option="data_only",
+            mentions=("data_only",),
         )
     if spec_path.exists() and not (force or data_only):
         raise PropensityError(
-            f"{spec_path}: a project already exists here; pass --force to overwrite it "
-            "(or --data-only to rewrite only the demo's data)"
+            f"{spec_path}: a project already exists here; pass `force` to overwrite it "
+            "(or `data_only` to rewrite only the demo's data)",
+            mentions=("force", "data_only"),
         )
     if customers < 100:
-        raise PropensityError(f"--customers: {customers} is too few; use at least 100")
+        raise PropensityError(
+            f"customers: {customers} is too few; use at least 100", option="customers"
+        )
     history: dict[str, object] = {
         "customers": customers,
         "seed": seed,
@@ -210,13 +223,15 @@ def init_project(
     }
     if shift is not None and not START < shift.start <= END:
         raise PropensityError(
-            f"--shift: {shift.start} is outside the demo's period ({START} to {END}); "
-            "choose a date within it"
+            f"shift: {shift.start} is outside the demo's period ({START} to {END}); "
+            "choose a date within it",
+            option="shift",
         )
     if until is not None and until <= START:
         raise PropensityError(
-            f"--until: {until} is not after the demo's first day ({START}); no event would "
-            "be written"
+            f"until: {until} is not after the demo's first day ({START}); no event would "
+            "be written",
+            option="until",
         )
     if data_only:
         _same_history(folder / "data" / DEMO_MARK, history)
