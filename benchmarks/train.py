@@ -8,6 +8,13 @@ its own: build, train, score (as of the day after the last event).
     python benchmarks/train.py                      # 100,000 customers
     python benchmarks/train.py --customers 20000    # the `make demo` size
     python benchmarks/train.py --keras              # with the network too
+    python benchmarks/train.py --customers 20000 --keras --concurrent
+                                 # then two trainings at once, on two copies of the project
+    python benchmarks/train.py --customers 20000 --keras --concurrent --threads 1
+
+``--threads`` writes ``[engine] threads`` into the project file (default: unset, so every
+engine uses the machine's cores). ``--concurrent`` trains two copies of the project at the
+same time after the steps above, to show what two users on one machine see.
 
 Prints a table and writes benchmarks/results/train.json.
 """
@@ -19,6 +26,7 @@ import datetime as dt
 import json
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 NO_KERAS = '["prior", "recency", "bgnbd", "logistic", "lightgbm"]'
 
 
-def make_project(folder: Path, customers: int, keras: bool) -> None:
+def make_project(folder: Path, customers: int, keras: bool, threads: int | None) -> None:
     from propensity.demo.project import init_project
 
     if not (folder / "data" / "orders.parquet").exists():
@@ -37,6 +45,9 @@ def make_project(folder: Path, customers: int, keras: bool) -> None:
     text = spec.read_text().split("\n[train]")[0]
     if not keras:
         text += f"\n[train]\ncandidates = {NO_KERAS}\n"
+    text = text.split("\n[engine]")[0].rstrip() + "\n"
+    if threads is not None:
+        text += f"\n[engine]\nthreads = {threads}\n"
     spec.write_text(text)
 
 
@@ -70,23 +81,45 @@ def worker(step: str, folder: Path) -> None:
     print(json.dumps(out))
 
 
-def run(step: str, folder: Path) -> dict[str, object]:
-    done = subprocess.run(
+def start(step: str, folder: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, __file__, "--worker", step, "--folder", str(folder)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if done.returncode:
-        sys.exit(f"{step} failed:\n{done.stderr}")
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def finish(step: str, process: subprocess.Popen[str]) -> dict[str, object]:
+    stdout, stderr = process.communicate()
+    if process.returncode:
+        sys.exit(f"{step} failed:\n{stderr}")
+    result: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
     return result
+
+
+def run(step: str, folder: Path) -> dict[str, object]:
+    return finish(step, start(step, folder))
+
+
+def concurrent(folder: Path) -> list[dict[str, object]]:
+    """Train two copies of the built project at the same time."""
+    copies = []
+    for n in (1, 2):
+        copy = folder.with_name(f"{folder.name}-copy{n}")
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(folder, copy)
+        copies.append(copy)
+    processes = [start("train", copy) for copy in copies]
+    return [finish("train", process) for process in processes]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--keras", action="store_true")
+    parser.add_argument("--concurrent", action="store_true")
+    parser.add_argument("--threads", type=int)
     parser.add_argument("--worker")
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
@@ -94,8 +127,9 @@ def main() -> None:
         worker(args.worker, args.folder)
         return
     folder = HERE / "results" / f"demo-{args.customers}"
-    make_project(folder, args.customers, args.keras)
+    make_project(folder, args.customers, args.keras, args.threads)
     steps = {step: run(step, folder) for step in ("build", "train", "score")}
+    together = concurrent(folder) if args.concurrent else []
     print(f"demo shop, {args.customers:,} customers ({platform.machine()}, {dt.date.today()})")
     print(f"{'step':8} {'seconds':>8} {'peak MB':>8}  detail")
     for step, out in steps.items():
@@ -104,10 +138,18 @@ def main() -> None:
     for name, row in steps["train"]["candidates"].items():  # type: ignore[attr-defined]
         auc = row["test_roc_auc"]
         print(f"  {name:10} {row['seconds']:6.1f} s over the folds, test ROC-AUC {auc:.4f}")
+    for n, out in enumerate(together, 1):
+        print(f"train {n} of 2 at once: {out['seconds']:.1f} s, {out['peak_mb']:.0f} MB peak")
     out_path = HERE / "results" / "train.json"
     out_path.write_text(
         json.dumps(
-            {"date": dt.date.today().isoformat(), "customers": args.customers, "steps": steps},
+            {
+                "date": dt.date.today().isoformat(),
+                "customers": args.customers,
+                "threads": args.threads,
+                "steps": steps,
+                "concurrent_train": together,
+            },
             indent=2,
         )
         + "\n"

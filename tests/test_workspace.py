@@ -50,3 +50,22 @@ def test_closed_runs_are_the_latest_per_date_whose_window_has_ended(runs):
     # 2025-02-01 + 30 days = 2025-03-03: February's window is closed on that day, not before
     assert [r.id for r in runs.closed_by(dt.date(2025, 3, 2), horizon)] == [again]
     assert [r.id for r in runs.closed_by(dt.date(2025, 3, 3), horizon)] == [again, feb]
+
+
+def test_the_workspace_names_every_place_and_keeps_latest(tmp_path):
+    from propensity.workspace import Workspace
+
+    ws = Workspace.of(tmp_path)
+    assert ws.path == tmp_path / ".propensity"
+    assert ws.latest() is None  # before the first train
+    ws.set_latest("20260101-000000-aaaaaa")
+    assert ws.latest() == "20260101-000000-aaaaaa"
+    assert ws.latest_file.read_text() == "20260101-000000-aaaaaa\n"
+    ws.set_latest("20260102-000000-bbbbbb")  # replaced whole, never appended
+    assert ws.latest() == "20260102-000000-bbbbbb"
+    assert not list(ws.bundles.glob("*.tmp"))
+    assert not list(ws.bundles.glob(".*"))
+    places = {ws.frame, ws.frame_info, ws.tmp, ws.score_copy("s"), ws.report("v")}
+    places |= {ws.monitoring_result("2026-01-01", "v"), ws.retrain_result("s"), ws.bundle("v")}
+    assert all(p.is_relative_to(ws.path) for p in places)
+    assert len(places) == 8

@@ -22,10 +22,12 @@ from propensity._io import atomic_path, file_sha256, write_json
 from propensity.engine import Engine
 from propensity.errors import DataError
 from propensity.snapshots.frame import FramePlan, plan_at, plan_frame
+from propensity.snapshots.manifest import FrameManifest
 from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
 from propensity.sources.reading import Source, feature_columns, open_sources, resolve_path
 from propensity.spec import SPEC_FILE, Spec
+from propensity.workspace import Workspace
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -93,19 +95,28 @@ class Project:
         return cls(spec_path.parent.resolve(), Spec.load(spec_path))
 
     @property
+    def paths(self) -> Workspace:
+        """Every place in the workspace (frames, bundles, runs, pages, scratch)."""
+        return Workspace.of(self.root)
+
+    @property
     def workspace(self) -> Path:
         """Where outputs live: ``.propensity/`` beside the spec."""
-        return self.root / ".propensity"
+        return self.paths.path
 
     @property
     def frame_path(self) -> Path:
         """The point-in-time frame written by :meth:`build`."""
-        return self.workspace / "frames" / "frame.parquet"
+        return self.paths.frame
 
     @property
     def manifest_path(self) -> Path:
         """The frame's manifest (spec hash, input fingerprints, rows per cutoff)."""
-        return self.workspace / "frames" / "frame.json"
+        return self.paths.frame_info
+
+    def frame_manifest(self) -> FrameManifest:
+        """The frame's manifest, read and checked."""
+        return FrameManifest.read(self.manifest_path)
 
     @property
     def build_steps(self) -> int:
@@ -118,14 +129,12 @@ class Project:
         Current means built from this spec's frame sections and from input files with the
         same fingerprints (size and SHA-256) as now.
         """
-        import json
-
         if not self.frame_path.is_file() or not self.manifest_path.is_file():
             return "no frame yet"
-        manifest = json.loads(self.manifest_path.read_text())
-        if manifest.get("frame_hash") != self.spec.frame_hash():
+        manifest = self.frame_manifest()
+        if manifest.frame_hash != self.spec.frame_hash():
             return "the spec's frame sections changed"
-        inputs = manifest.get("inputs") or {}
+        inputs = manifest.inputs
         if set(inputs) != set(self.spec.sources):
             return "the sources changed"
         now = self._fingerprints()
@@ -141,7 +150,7 @@ class Project:
 
     def check(self) -> CheckReport:
         """Validate the data against the spec; see :mod:`propensity.sources.checks`."""
-        engine = Engine(self.spec.engine, self.workspace / "tmp")
+        engine = Engine(self.spec.engine, self.paths.tmp)
         try:
             return run_checks(engine, self.spec, self.root)
         finally:
@@ -149,7 +158,7 @@ class Project:
 
     def frame_sql(self) -> str:
         """The SQL the engine runs to compute the frame (``build --show-sql``)."""
-        engine = Engine(self.spec.engine, self.workspace / "tmp")
+        engine = Engine(self.spec.engine, self.paths.tmp)
         try:
             sources = open_sources(engine, self.spec, self.root)
             return engine.sql(self._frame_expr(engine, sources)[0])
@@ -170,7 +179,7 @@ class Project:
         # then makes the frame stale instead of passing for current
         say("fingerprinting inputs")
         inputs = self._fingerprints()
-        engine = Engine(self.spec.engine, self.workspace / "tmp")
+        engine = Engine(self.spec.engine, self.paths.tmp)
         try:
             say("reading sources")
             sources = open_sources(engine, self.spec, self.root)
@@ -224,13 +233,14 @@ class Project:
             log.info("train: rebuilding the frame: %s", why)
             say("building the frame")
             self.build()
-        manifest = json.loads(self.manifest_path.read_text())
+        manifest = self.frame_manifest()
         frame = read_frame(self.frame_path, self.spec.entity.key)
         return train_frame(
             self.spec,
             frame,
-            self.workspace / "bundles",
-            frame_sha256=str(manifest.get("frame_sha256", "")),
+            self.paths,
+            frame_sha256=manifest.frame_sha256,
+            feature_info=manifest.feature_info(),
             progress=say,
         )
 
@@ -259,7 +269,7 @@ class Project:
                 model.path.name,
                 SPEC_FILE,
             )
-        engine = Engine(self.spec.engine, self.workspace / "tmp")
+        engine = Engine(self.spec.engine, self.paths.tmp)
         try:
             sources = open_sources(engine, self.spec, self.root)
             if self.spec.table_mode:
@@ -273,8 +283,8 @@ class Project:
                 plan = plan_at(engine, self.spec, sources, as_of)
                 as_of, expr = plan.cutoffs[0], plan.expr
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            copy = self.workspace / "scores" / f"{stamp}.parquet"
-            with atomic_path(self.workspace / "tmp" / "score_features.parquet") as tmp:
+            copy = self.paths.score_copy(stamp)
+            with atomic_path(self.paths.tmp / "score_features.parquet") as tmp:
                 engine.write_parquet(expr, tmp)
                 summary = score_file(
                     model,
@@ -319,16 +329,17 @@ class Project:
         from propensity.modeling.bundle import load_bundle
         from propensity.registry import Registry
 
-        bundles = self.workspace / "bundles"
+        bundles = self.paths.bundles
         version = version or Registry(self.workspace).serving()
         if version is None:
             raise DataError(f"{verb}: no trained model; run `propensity train` first")
-        if not (bundles / version).is_dir():
+        if not self.paths.bundle(version).is_dir():
             known = sorted(p.name for p in bundles.iterdir() if p.is_dir() and p.name[0] != ".")
             raise DataError(
-                f"--bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}"
+                f"bundle: no bundle {version!r} in {bundles}; known: {', '.join(known) or 'none'}",
+                option="bundle",
             )
-        return load_bundle(bundles / version)
+        return load_bundle(self.paths.bundle(version))
 
     def monitor(self, as_of: dt.date | None = None, bundle: str | None = None) -> dict[str, Any]:
         """Drift at ``as_of`` against the bundle's reference, and realized performance.
@@ -342,7 +353,7 @@ class Project:
 
         model = self.load_bundle(bundle, verb="monitor")
         result = monitor(self.spec, self.root, self.workspace, model, as_of)
-        out = self.workspace / "monitoring" / f"{result['as_of']}-{model.path.name}.json"
+        out = self.paths.monitoring_result(str(result["as_of"]), model.path.name)
         page = out.with_suffix(".html")
         m = self.spec.monitor
         html = monitoring_html(result, self.spec.project.name, m.psi_warn, m.psi_alert)
@@ -404,7 +415,7 @@ class Project:
 
     def _record_retrain(self, record: dict[str, Any]) -> dict[str, Any]:
         stamp = record["at"].replace(":", "").replace("-", "")
-        path = self.workspace / "retrain" / f"{stamp}.json"
+        path = self.paths.retrain_result(stamp)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
         return {**record, "path": str(path)}
@@ -429,7 +440,7 @@ class Project:
         """
         report = self.build_report(bundle)
         version = str(report.bundle.manifest.get("version"))
-        path = Path(out) if out is not None else self.workspace / "reports" / f"{version}.html"
+        path = Path(out) if out is not None else self.paths.report(version)
         return report.write_html(path)
 
     def whatif(
@@ -557,7 +568,9 @@ class Project:
             "customers": stats["customers"],
             "label_rate": stats["label_rate"],
             "per_cutoff": stats["per_cutoff"],
-            "features": [{"name": f, "dtype": stats["schema"][f]} for f in features],
+            "features": [
+                {"name": f, "dtype": stats["schema"][f], **_info(plan, f)} for f in features
+            ],
         }
 
     def models(self) -> dict[str, Any]:
@@ -596,6 +609,14 @@ class Project:
         from propensity.serving.keyring import Keyring
 
         Keyring(self.workspace).revoke(name)
+
+
+def _info(plan: FramePlan | None, feature: str) -> dict[str, Any]:
+    """A feature's manifest entry ``info``: what the planner said it means."""
+    found = None if plan is None else plan.info.get(feature)
+    if found is None:
+        return {}
+    return {"info": {k: v for k, v in found.to_json().items() if k != "name"}}
 
 
 def _size(path: Path) -> int:

@@ -1,8 +1,14 @@
-"""The workspace's score runs: one place that writes and reads the ``score_runs`` table.
+"""The workspace (``.propensity/`` beside the project file): every path in it, and its runs.
 
+:class:`Workspace` is the one place that knows where frames, bundles, score copies,
+reports, monitoring and retrain results and scratch files go; nothing else joins
+``.propensity`` paths by hand. It also keeps the registry's "latest trained" pointer,
+written atomically.
+
+:class:`ScoreRuns` is the one place that writes and reads the ``score_runs`` table:
 ``score`` records each run (and the workspace's own copy of its results); the service
 looks customers up in the newest run of its model; ``monitor`` joins the runs whose label
-windows have closed to the outcomes that arrived since. All three go through here.
+windows have closed to the outcomes that arrived since.
 """
 
 from __future__ import annotations
@@ -12,7 +18,110 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ScoreRun", "ScoreRuns"]
+from propensity._io import write_text
+
+__all__ = ["ScoreRun", "ScoreRuns", "Workspace"]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The paths of one workspace folder.
+
+    >>> ws = Workspace(Path("shop/.propensity"))
+    >>> ws.bundle("20260101-000000-ab12cd").as_posix()
+    'shop/.propensity/bundles/20260101-000000-ab12cd'
+    >>> ws.monitoring_result("2026-01-01", "v1").name
+    '2026-01-01-v1.json'
+    """
+
+    path: Path
+
+    @classmethod
+    def of(cls, root: Path) -> Workspace:
+        """The workspace of the project whose folder (the project file's) is ``root``."""
+        return cls(Path(root) / ".propensity")
+
+    @property
+    def frames(self) -> Path:
+        """Where ``build`` writes the frame."""
+        return self.path / "frames"
+
+    @property
+    def frame(self) -> Path:
+        """The point-in-time frame (Parquet)."""
+        return self.frames / "frame.parquet"
+
+    @property
+    def frame_info(self) -> Path:
+        """The frame's manifest (JSON)."""
+        return self.frames / "frame.json"
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch space: engines spill here, outputs are written here before the rename."""
+        return self.path / "tmp"
+
+    @property
+    def bundles(self) -> Path:
+        """The registry's bundles, one folder per version."""
+        return self.path / "bundles"
+
+    def bundle(self, version: str) -> Path:
+        """The folder of one bundle version."""
+        return self.bundles / version
+
+    @property
+    def latest_file(self) -> Path:
+        """The file that names the most recently trained version."""
+        return self.bundles / "LATEST"
+
+    def latest(self) -> str | None:
+        """The most recently trained version, or None before the first ``train``."""
+        path = self.latest_file
+        if not path.is_file():
+            return None
+        return path.read_text().strip() or None
+
+    def set_latest(self, version: str) -> None:
+        """Record ``version`` as the latest trained, atomically (never seen empty)."""
+        write_text(self.latest_file, version + "\n")
+
+    @property
+    def scores(self) -> Path:
+        """The workspace's own copies of score runs."""
+        return self.path / "scores"
+
+    def score_copy(self, stamp: str) -> Path:
+        """Where the copy of one score run's results goes."""
+        return self.scores / f"{stamp}.parquet"
+
+    @property
+    def monitoring(self) -> Path:
+        """Monitoring results and their pages."""
+        return self.path / "monitoring"
+
+    def monitoring_result(self, as_of: str, version: str) -> Path:
+        """The JSON result of ``monitor`` as of a day for a version (its page beside it)."""
+        return self.monitoring / f"{as_of}-{version}.json"
+
+    @property
+    def retrain(self) -> Path:
+        """Retrain decisions."""
+        return self.path / "retrain"
+
+    def retrain_result(self, stamp: str) -> Path:
+        """The JSON record of one retrain decision."""
+        return self.retrain / f"{stamp}.json"
+
+    @property
+    def reports(self) -> Path:
+        """Report pages."""
+        return self.path / "reports"
+
+    def report(self, version: str) -> Path:
+        """The default place of a version's report page."""
+        return self.reports / f"{version}.html"
+
 
 _COLUMNS = ("id", "at", "as_of", "bundle", "out", "copy", "rows", "score_column")
 

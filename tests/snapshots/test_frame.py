@@ -273,3 +273,37 @@ def test_training_reads_the_same_rows_in_the_same_order_each_build_and_a_stale_f
     spec = root / "propensity.toml"
     spec.write_text(spec.read_text().replace('"30d", ', ""))
     assert Project.load(root).stale_frame() == "the spec's frame sections changed"
+
+
+def test_the_planner_says_what_every_feature_means(make_project):
+    from propensity.decisions.reasons import describe, label
+    from propensity.snapshots.manifest import FrameManifest
+
+    tables = shop_tables()
+    tables["orders.parquet"]["channel"] = ["Gift Card", "a b", "Gift Card", "a b", "x", "x", "x"]
+    root = make_project(shop_spec(), tables)
+    result, frame = build(root)
+    manifest = FrameManifest.read(result.manifest_path)
+    info = manifest.feature_info()
+    assert list(info) == list(frame.columns[3:])  # every feature, none invented
+    share = info["orders_channel_gift_card_share_30d"]
+    assert (share.family, share.source, share.category, share.level, share.window) == (
+        "level_share",
+        "orders",
+        "channel",
+        "Gift Card",  # as the data spells it, not as the name slugs it
+        "30d",
+    )
+    assert info["orders_days_since_last"].family == "days_since_last"
+    assert {i.family for i in info.values()} >= {"count", "sum", "mean", "max", "level_count"}
+    for name, found in info.items():
+        if found.window is not None:
+            assert name.endswith(f"_{found.window}")  # the name agrees with the info
+    spec = Project.load(root).spec
+    # reasons read the info, so the level reads as the data spells it
+    assert "channel = Gift Card" in label("orders_channel_gift_card_share_30d", spec, info)
+    assert describe("orders_channel_gift_card_count_30d", 2, 1, spec, info).startswith(
+        "2 orders with channel = Gift Card in the last 30 days"
+    )
+    # a name without an info (a bundle from before 0.2) is still read from the spec
+    assert "channel = gift_card" in label("orders_channel_gift_card_share_30d", spec)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ import pandas as pd
 from propensity.errors import DataError
 from propensity.modeling.candidates import Candidate, LinearCandidate, feature_columns
 from propensity.modeling.candidates.base import logit, require
+from propensity.snapshots.features import FeatureInfo
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -95,16 +96,59 @@ def _singular(words: str) -> str:
     return f"{head} {last}" if head else last
 
 
+def _horizon(spec: Spec) -> str:
+    if spec.target is None:
+        return "the horizon"
+    days = spec.target.horizon.days
+    return f"the next {days} day{'s' if days != 1 else ''}"
+
+
+def _meaning(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None) -> _Feature:
+    """What a feature means, from the planner's :class:`FeatureInfo`.
+
+    Bundles trained before the planner said so (before 0.2) carry none: their feature
+    names are read with the spec instead (:func:`_parse`).
+    """
+    found = None if info is None else info.get(feature)
+    if found is None:
+        return _parse(feature, spec)
+    family = found.family
+    if family == "tenure":
+        return _Feature(feature, "tenure")
+    if family == "days_since":
+        return _Feature(feature, "days_since", what=_words(_slug(found.column or feature)))
+    if family == "column":
+        return _Feature(feature, "column", what=_words(feature))
+    source = _words(_slug(found.source or ""))
+    one = _singular(source)
+    if family in ("sum", "mean", "max", "sum_trend"):
+        what = _words(_slug(found.measure or ""))
+    elif family in ("level_count", "level_share"):
+        what = _words(_slug(found.category or ""))
+    else:
+        what = ""
+    return _Feature(
+        feature,
+        family,
+        source,
+        one,
+        what,
+        found.level or "",
+        found.window or "",
+        horizon=_horizon(spec),
+    )
+
+
 def _parse(feature: str, spec: Spec) -> _Feature:
     """Read a feature name with the spec's source, measure and category names.
+
+    Only for bundles and frames from before the planner wrote a :class:`FeatureInfo` per
+    feature (:func:`_meaning`).
 
     Source names are tried longest first, and a shorter one still when the longer does not
     read (``orders_returns_count_30d`` with sources ``orders`` and ``orders_returns``).
     """
-    horizon = "the horizon"
-    if spec.target is not None:
-        days = spec.target.horizon.days
-        horizon = f"the next {days} day{'s' if days != 1 else ''}"
+    horizon = _horizon(spec)
     events = sorted(
         ((_slug(n), s) for n, s in spec.sources.items() if s.kind == "events"),
         key=lambda item: len(item[0]),
@@ -286,7 +330,13 @@ def _render(f: _Feature, value: object, typical: object) -> str:
     return f"{shown}: {_num(value)}{_typical(typical)}"
 
 
-def describe(feature: str, value: object, typical: object, spec: Spec) -> str:
+def describe(
+    feature: str,
+    value: object,
+    typical: object,
+    spec: Spec,
+    info: Mapping[str, FeatureInfo] | None = None,
+) -> str:
     """One feature's value in business words, with what is typical.
 
     Parameters
@@ -299,8 +349,9 @@ def describe(feature: str, value: object, typical: object, spec: Spec) -> str:
     typical
         The typical value (a median or the most common level); None leaves it out.
     spec
-        The project, whose source, measure and category names the feature name is read
-        with.
+        The project (its horizon, and its names, for features without an info).
+    info
+        What each feature means (:meth:`Bundle.feature_info`, a frame's manifest).
 
     Returns
     -------
@@ -320,12 +371,12 @@ def describe(feature: str, value: object, typical: object, spec: Spec) -> str:
     >>> describe("orders_count_90d", 2, 5.5, spec)
     '2 orders in the last 90 days (typical: 5.5)'
     """
-    return _render(_parse(feature, spec), value, typical)
+    return _render(_meaning(feature, spec, info), value, typical)
 
 
-def label(feature: str, spec: Spec) -> str:
+def label(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None = None) -> str:
     """A short name for a feature, for chart axes: "orders in the last 90 days"."""
-    f = _parse(feature, spec)
+    f = _meaning(feature, spec, info)
     s = f.source
     fixed = {
         "days_since_last": f"days since the last {f.one}",
@@ -462,6 +513,7 @@ def reason_codes(
     typical: dict[str, object],
     spec: Spec,
     k: int = 3,
+    info: Mapping[str, FeatureInfo] | None = None,
 ) -> list[list[str]]:
     """For each row, the ``k`` features pushing its score up the most, in words.
 
@@ -474,9 +526,11 @@ def reason_codes(
     typical
         Typical values by feature (:meth:`Bundle.typical` or :func:`typical_values`).
     spec
-        The project, to read feature names with.
+        The project (its horizon, and its names, for features without an info).
     k
         Reasons per row at most.
+    info
+        What each feature means (:meth:`Bundle.feature_info`).
 
     Returns
     -------
@@ -506,7 +560,7 @@ def reason_codes(
     counts = positive.sum(axis=1)
     names = [str(c) for c in contribs.columns]
     used = np.unique(top[positive])
-    parsed = {j: _parse(names[j], spec) for j in used}
+    parsed = {j: _meaning(names[j], spec, info) for j in used}
     typical_of = {j: typical.get(names[j]) for j in used}
     columns = {j: frame[names[j]].to_numpy(dtype=object) for j in used if names[j] in frame.columns}
     absent = np.full(n, None, dtype=object)

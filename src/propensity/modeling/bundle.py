@@ -23,7 +23,8 @@ import pandas as pd
 from propensity.errors import BundleError
 from propensity.modeling.calibration import Calibrator, calibrator_from_dict
 from propensity.modeling.candidates import Candidate, candidate_class, compact
-from propensity.modeling.derived import add_derived, derived_columns
+from propensity.modeling.derived import add_derived, derived_columns, derived_info
+from propensity.snapshots.features import FeatureInfo, infos_from_manifest
 
 __all__ = ["Bundle", "BundleError", "load_bundle", "reference_profile", "save_bundle"]
 
@@ -55,6 +56,13 @@ class Bundle:
         if all(c in frame.columns for c in derived_columns(plan)):
             return frame
         return add_derived(frame, plan)
+
+    def feature_info(self) -> dict[str, FeatureInfo]:
+        """What each input and derived feature means (empty for bundles before 0.2)."""
+        return {
+            **infos_from_manifest(self.manifest.get("features", [])),
+            **derived_info(self.manifest.get("derived") or {}),
+        }
 
     def typical(self) -> dict[str, object]:
         """The typical value of every feature at training: medians and most common levels."""

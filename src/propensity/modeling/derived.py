@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from propensity.modeling.bgnbd import bgnbd_features, fit_at
+from propensity.snapshots.features import FeatureInfo
 
 __all__ = [
     "add_derived",
     "derived_columns",
+    "derived_info",
     "derived_inputs",
     "freeze_derived",
     "plan_derived",
@@ -57,6 +59,18 @@ def derived_columns(plan: dict[str, Any]) -> list[str]:
         return []
     source = plan["bgnbd"]["source"]
     return [f"{source}_bgnbd_p_alive", f"{source}_bgnbd_expected", f"{source}_bgnbd_p_no_event"]
+
+
+def derived_info(plan: dict[str, Any]) -> dict[str, FeatureInfo]:
+    """What the plan's columns mean."""
+    if "bgnbd" not in plan:
+        return {}
+    source = plan["bgnbd"]["source"]
+    families = ("bgnbd_p_alive", "bgnbd_expected", "bgnbd_p_no_event")
+    return {
+        name: FeatureInfo(name=name, family=family, source=source)
+        for name, family in zip(derived_columns(plan), families, strict=True)
+    }
 
 
 def add_derived(frame: pd.DataFrame, plan: dict[str, Any]) -> pd.DataFrame:

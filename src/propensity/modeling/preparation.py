@@ -242,7 +242,7 @@ def _codes(values: Sequence[Any] | np.ndarray, levels: list[str]) -> np.ndarray:
             [index.get(MISSING if v is None else str(v), other) for v in values], dtype=np.intp
         )
     text = pd.Series(values, dtype="string").fillna(MISSING).to_numpy(dtype=object)
-    codes = pd.Index(levels, dtype=object).get_indexer(text).astype(np.intp)
+    codes = pd.Index(levels, dtype=object).get_indexer(pd.Index(text)).astype(np.intp)
     return np.where(codes < 0, len(levels), codes)
 
 

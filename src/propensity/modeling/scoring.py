@@ -52,7 +52,7 @@ def score_file(
     import pyarrow.parquet as pq
 
     if out.suffix.lower() not in (".csv", ".parquet"):
-        raise DataError(f"--out: {out.name} must end in .csv or .parquet")
+        raise DataError(f"out: {out.name} must end in .csv or .parquet", option="out")
     wanted = [f["name"] for f in bundle.manifest.get("features", [])]
     reader = pq.ParquetFile(features)
     missing = [c for c in wanted if c not in reader.schema_arrow.names]
@@ -112,14 +112,14 @@ def score_file(
         # a second pass: contributions only for the rows that get reasons
         texts = np.full((len(rank), 3), "", dtype=object)
         chosen = rank <= (len(rank) if reasons_for is None else reasons_for)
-        typical = bundle.typical()
+        typical, info = bundle.typical(), bundle.feature_info()
         start = 0
         for chunk in chunks():
             mask = chosen[start : start + len(chunk)]
             if mask.any():
                 rows = bundle.prepare(chunk[mask].reset_index(drop=True))
                 contribs, _ = contributions(bundle, rows)  # prepared already: no new work
-                codes = reason_codes(contribs, rows, typical, spec)
+                codes = reason_codes(contribs, rows, typical, spec, info=info)
                 where = np.flatnonzero(mask) + start
                 for row, found in zip(where, codes, strict=True):
                     texts[row, : len(found)] = found[:3]

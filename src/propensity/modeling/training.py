@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from propensity._io import write_text
 from propensity.errors import DataError, SpecError
 from propensity.modeling.backtest import Fold, rolling_folds
 from propensity.modeling.bundle import reference_profile, save_bundle
@@ -45,8 +44,10 @@ from propensity.modeling.evaluate import (
     time_rounds,
 )
 from propensity.modeling.metrics import classification_report, regression_report
+from propensity.snapshots.features import FeatureInfo
 from propensity.snapshots.reading import read_frame
 from propensity.spec import Spec
+from propensity.workspace import Workspace
 
 __all__ = [
     "TrainResult",
@@ -188,9 +189,10 @@ def default_candidates(
 def train_frame(
     spec: Spec,
     frame: pd.DataFrame,
-    bundles: Path,
+    workspace: Workspace,
     *,
     frame_sha256: str = "",
+    feature_info: Mapping[str, FeatureInfo] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Backtest, choose, calibrate, refit on every labelled row, and save a bundle.
@@ -201,10 +203,12 @@ def train_frame(
         The project.
     frame
         The point-in-time frame (``build``'s output).
-    bundles
-        The folder that receives the new bundle.
+    workspace
+        The workspace whose registry receives the new bundle (and its "latest" pointer).
     frame_sha256
         The frame's fingerprint, recorded in the manifest.
+    feature_info
+        What each feature means (the frame manifest's), recorded in the bundle's.
     progress
         Called with a short description of each step.
     """
@@ -296,7 +300,7 @@ def train_frame(
         "table_mode": spec.table_mode,
         "key": key,
         "training_window": window,
-        "features": _schema(labeled, inputs),
+        "features": _schema(labeled, inputs, feature_info or {}),
         "derived": derived,
         "chosen": chosen.name,
         "reason": reason,
@@ -319,8 +323,8 @@ def train_frame(
         }
     )
     say("saving the bundle")
-    path = save_bundle(bundles / version, chosen, calibrator, info, reference, holdout)
-    write_text(bundles / "LATEST", version + "\n")  # atomically: a reader never sees it empty
+    path = save_bundle(workspace.bundle(version), chosen, calibrator, info, reference, holdout)
+    workspace.set_latest(version)
     return TrainResult(
         path,
         chosen.name,
@@ -480,12 +484,16 @@ def _choose(
     return chosen, reason
 
 
-def _schema(frame: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:
+def _schema(
+    frame: pd.DataFrame, features: list[str], meaning: Mapping[str, FeatureInfo]
+) -> list[dict[str, Any]]:
     out = []
     for col in features:
         entry: dict[str, Any] = {"name": col, "dtype": str(frame[col].dtype)}
         if not pd.api.types.is_numeric_dtype(frame[col]):
             entry["levels"] = sorted(frame[col].dropna().astype(str).unique().tolist())[:1000]
+        if col in meaning:
+            entry["info"] = {k: v for k, v in meaning[col].to_json().items() if k != "name"}
         out.append(entry)
     return out
 

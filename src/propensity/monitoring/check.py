@@ -28,7 +28,7 @@ from propensity.snapshots.frame import plan_at, plan_frame
 from propensity.sources.reading import open_sources
 from propensity.spec import MonitorSection, Spec
 from propensity.store import connect
-from propensity.workspace import ScoreRuns
+from propensity.workspace import ScoreRuns, Workspace
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -80,12 +80,12 @@ def monitor(
     reference = json.loads((model.path / "reference.json").read_text())
     key = spec.entity.key
     horizon = dt.timedelta(days=spec.target.horizon.days)
-    engine = Engine(spec.engine, workspace / "tmp")
+    engine = Engine(spec.engine, Workspace(workspace).tmp)
     try:
         sources = open_sources(engine, spec, root)
         plan = plan_at(engine, spec, sources, as_of)
         as_of, end = plan.cutoffs[0], plan.observed_end + dt.timedelta(days=1)
-        with atomic_path(workspace / "tmp" / "monitor_features.parquet") as tmp:
+        with atomic_path(Workspace(workspace).tmp / "monitor_features.parquet") as tmp:
             engine.write_parquet(plan.expr, tmp)
             frame = pd.read_parquet(tmp)
         if not len(frame):
@@ -118,8 +118,9 @@ def _realized(
     from propensity.modeling.metrics import classification_report
 
     con = connect(workspace)
+    runs = ScoreRuns(con, workspace)
     try:
-        closed = ScoreRuns(con, workspace).closed_by(closed_by, horizon)
+        closed = runs.closed_by(closed_by, horizon)
     finally:
         con.close()
     if not closed:
@@ -137,7 +138,7 @@ def _realized(
     for run, day in zip(closed, days, strict=True):
         version, column, as_of_text = run.bundle, run.score_column, str(run.as_of)
         labels = by_day.get(day, pd.DataFrame(columns=[key, "label"]))
-        scored = pd.read_parquet(workspace / run.copy, columns=[key, column])
+        scored = pd.read_parquet(runs.path(run), columns=[key, column])
         scored[key] = scored[key].astype(str)
         joined = scored.merge(labels, on=key, how="inner")
         if len(joined) < 20 or joined["label"].nunique() < 2:
@@ -145,7 +146,7 @@ def _realized(
         y = joined["label"].to_numpy(dtype=float)
         p = joined[column].to_numpy(dtype=float)
         report = classification_report(y, p)
-        manifest = _manifest(workspace / "bundles" / version)
+        manifest = _manifest(Workspace(workspace).bundle(version))
         promised = dict(manifest.get("test", {}))
         trained_to = (manifest.get("training_window") or {}).get("last_cutoff")
         drop = (promised.get("roc_auc") or np.nan) - report["roc_auc"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from propensity.errors import PropensityError, RegistryError
 from propensity.store import connect
+from propensity.workspace import Workspace
 
 __all__ = ["PRODUCTION", "Registry", "RegistryError"]
 
@@ -48,7 +49,7 @@ class Registry:
 
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
-        self.bundles = workspace / "bundles"
+        self.bundles = Workspace(workspace).bundles
 
     def versions(self) -> list[dict[str, Any]]:
         """Every bundle, oldest first: version, created, model, test figures, aliases."""
@@ -73,8 +74,7 @@ class Registry:
 
     def latest(self) -> str | None:
         """The most recently trained version (``bundles/LATEST``)."""
-        path = self.bundles / "LATEST"
-        return path.read_text().strip() if path.is_file() else None
+        return Workspace(self.workspace).latest()
 
     def aliases(self) -> dict[str, str]:
         """Every alias and the version it points at."""
@@ -118,7 +118,9 @@ class Registry:
                 "starting with a letter"
             )
         if not reason.strip():
-            raise RegistryError("--reason: say why the model changes; it goes in the history")
+            raise RegistryError(
+                "reason: say why the model changes; it goes in the history", option="reason"
+            )
         self.check(version)
         con = connect(self.workspace)
         try:

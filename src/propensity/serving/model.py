@@ -8,7 +8,6 @@ one call into the model; LightGBM gets that matrix directly, with no DataFrame.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,10 @@ from propensity.errors import NotServable, PropensityError
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
 from propensity.modeling.derived import derived_columns, derived_inputs
+from propensity.snapshots.features import FeatureInfo
+from propensity.snapshots.manifest import FrameManifest
 from propensity.spec import Spec
+from propensity.workspace import Workspace
 
 __all__ = ["Input", "ServedModel", "base_rate", "fallback_model", "load_served"]
 
@@ -51,6 +53,7 @@ class ServedModel:
     spec: Spec
     error: str | None = None
     _typical: dict[str, object] = field(default_factory=dict)
+    _info: dict[str, FeatureInfo] = field(default_factory=dict)
     _bgnbd: BGNBD | None = None
     _bgnbd_horizon: float = 0.0
     _derived_names: list[str] = field(default_factory=list)
@@ -245,16 +248,18 @@ class ServedModel:
             return [[] for _ in records]  # nothing drives a constant
         rows = bundle.prepare(self.frame(records))
         contribs, _ = contributions(bundle, rows)
-        return reason_codes(contribs, rows, self._typical, self.spec)
+        return reason_codes(contribs, rows, self._typical, self.spec, info=self._info)
 
 
 def base_rate(workspace: Path) -> float | None:
     """The share of positive labels in the built frame: the default fallback score."""
-    path = workspace / "frames" / "frame.json"
+    path = Workspace(workspace).frame_info
     if not path.is_file():
         return None
-    rate = json.loads(path.read_text()).get("label_rate")
-    return None if rate is None else float(rate)
+    try:
+        return FrameManifest.read(path).label_rate
+    except PropensityError:  # a damaged manifest: no default, as with none
+        return None
 
 
 def _fallback_score(spec: Spec, workspace: Path) -> float | None:
@@ -301,7 +306,7 @@ def load_served(
     ``reference`` is the population whose ranks define "within capacity" (the latest score
     run of this version); without it, the scores of the bundle's test cutoff.
     """
-    bundle = load_bundle(workspace / "bundles" / version)
+    bundle = load_bundle(Workspace(workspace).bundle(version))
     plan = bundle.manifest.get("derived") or {}
     if "bgnbd" in plan and "frozen" not in plan["bgnbd"]:
         raise NotServable(
@@ -335,6 +340,7 @@ def load_served(
         unknown_category=spec.serve.unknown_category,
         spec=spec,
         _typical=bundle.typical(),
+        _info=bundle.feature_info(),
         _bgnbd=None if frozen is None else BGNBD.from_dict(frozen["model"]),
         _history_names=tuple(derived_inputs(plan)) if frozen else ("", "", ""),  # type: ignore[arg-type]
         _bgnbd_horizon=float(plan.get("bgnbd", {}).get("horizon", 0.0)),

@@ -35,6 +35,7 @@ import pyarrow as pa
 from propensity.engine import Engine
 from propensity.errors import DataError
 from propensity.snapshots.cutoffs import day_number, schedule
+from propensity.snapshots.features import FeatureInfo
 from propensity.sources.filters import compile_where
 from propensity.sources.reading import Source, feature_columns
 from propensity.spec import Duration, Spec
@@ -62,6 +63,8 @@ class FramePlan:
     observed_start: dt.date
     observed_end: dt.date
     labeled: list[dt.date] = field(default_factory=list)
+    #: what each feature means, by name
+    info: dict[str, FeatureInfo] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,8 +91,9 @@ def plan_at(
     first, last = plan.observed_start, plan.observed_end
     if not first < as_of <= last + dt.timedelta(days=1):
         raise DataError(
-            f"--as-of: {as_of} is outside the data, which runs from {first} to {last}; "
-            "pick a date in between (or the day after the end)"
+            f"as_of: {as_of} is outside the data, which runs from {first} to {last}; "
+            "pick a date in between (or the day after the end)",
+            option="as_of",
         )
     return plan
 
@@ -201,6 +205,7 @@ def plan_frame(
         population_col = "__active"
     frame: ir.Table | None = None
     features: list[str] = []
+    info: dict[str, FeatureInfo] = {}
     for seg, plan in zip(segments, plans, strict=True):
         if not with_features and plan.name not in (pop_source, target.source):
             continue  # contributes neither population nor label
@@ -224,7 +229,7 @@ def plan_frame(
         probed = stacked.mutate(**aggs).filter(stacked[_PROBE])
         specials = [c for c in (population_col, "__label_value") if c in aggs]
         if with_features:
-            probed, names = _derive(probed, [plan], windows, spec.features.trends)
+            probed, names = _derive(probed, [plan], windows, spec.features.trends, info)
             features += names
         else:
             names = []
@@ -258,20 +263,26 @@ def plan_frame(
             signup = frame[ent_spec.time].epoch_seconds() // 86400
             frame = frame.mutate(tenure_days=(frame[_O] - signup).cast("int64"))
             entity_feats.append("tenure_days")
+            info["tenure_days"] = FeatureInfo(
+                name="tenure_days", family="tenure", source=ent_name, column=ent_spec.time
+            )
         renamed = {}
         for col in ent_cols:
             value = frame[col]
             name = slug(col)
+            family = "column"
             if value.type().is_temporal():
                 # a date is a feature only as "days since", and only once it has happened:
                 # a date at or after the cutoff (a cancellation date...) is unknown at t
                 day = (value.cast("timestamp").epoch_seconds() // 86400).cast("int64")
                 value = ibis.ifelse(day < frame[_O], frame[_O] - day, ibis.null("int64"))
                 name = f"days_since_{name}"
+                family = "days_since"
             if name in features or name in entity_feats or name in {key, "cutoff", "label"}:
                 name = f"{slug(ent_name)}_{name}"
             renamed[name] = value
             entity_feats.append(name)
+            info[name] = FeatureInfo(name=name, family=family, source=ent_name, column=col)
         frame = frame.mutate(**renamed) if renamed else frame
     value = frame["__label_value"].fill_null(0)
     if target.kind == "inactivity":
@@ -284,7 +295,9 @@ def plan_frame(
     frame = frame.mutate(label=ibis.ifelse(observed, label, ibis.null(label.type())))
     all_features = features + entity_feats
     out = frame.select(key, "cutoff", "label", *all_features)
-    return FramePlan(out, key, cut, all_features, start, end, labeled)
+    return FramePlan(
+        out, key, cut, all_features, start, end, labeled, {n: info[n] for n in all_features}
+    )
 
 
 def _plan_source(engine: Engine, name: str, source: Source, max_levels: int) -> _SourcePlan:
@@ -421,56 +434,70 @@ def _window_aggregates(
 
 
 def _derive(
-    rows: ir.Table, plans: list[_SourcePlan], windows: list[Duration], trends: bool
+    rows: ir.Table,
+    plans: list[_SourcePlan],
+    windows: list[Duration],
+    trends: bool,
+    info: dict[str, FeatureInfo],
 ) -> tuple[ir.Table, list[str]]:
-    """Turn the window aggregates into named features."""
+    """Turn the window aggregates into named features; say what each means in ``info``."""
     out: dict[str, ir.Value] = {}
     t = rows[_O]
     for plan in plans:
         p = plan.prefix
+
+        def put(name: str, value: ir.Value, family: str, **meaning: str | None) -> None:
+            out[name] = value
+            info[name] = FeatureInfo(name=name, family=family, source=plan.name, **meaning)  # noqa: B023
+
         for w in windows:
             n = rows[f"{p}__n@{w}"].fill_null(0).cast("int64")
-            out[f"{p}_count_{w}"] = n
-            out[f"{p}_active_days_{w}"] = rows[f"{p}__days@{w}"].fill_null(0).cast("int64")
+            put(f"{p}_count_{w}", n, "count", window=str(w))
+            days = rows[f"{p}__days@{w}"].fill_null(0).cast("int64")
+            put(f"{p}_active_days_{w}", days, "active_days", window=str(w))
             for m in plan.source.spec.measures:
                 base = f"{p}__{slug(m)}"
                 s = rows[f"{base}__sum@{w}"]
                 k = rows[f"{base}__cnt@{w}"].fill_null(0)
-                out[f"{p}_{slug(m)}_sum_{w}"] = s.fill_null(0)
-                out[f"{p}_{slug(m)}_mean_{w}"] = ibis.ifelse(k > 0, s / k, ibis.null("float64"))
-                out[f"{p}_{slug(m)}_max_{w}"] = rows[f"{base}__max@{w}"]
+                put(f"{p}_{slug(m)}_sum_{w}", s.fill_null(0), "sum", window=str(w), measure=m)
+                mean = ibis.ifelse(k > 0, s / k, ibis.null("float64"))
+                put(f"{p}_{slug(m)}_mean_{w}", mean, "mean", window=str(w), measure=m)
+                peak = rows[f"{base}__max@{w}"]
+                put(f"{p}_{slug(m)}_max_{w}", peak, "max", window=str(w), measure=m)
             for c, names in plan.level_names.items():
                 for i, level_name in enumerate(names):
                     cnt = rows[f"{p}__{slug(c)}__{i}@{w}"].fill_null(0).cast("int64")
                     name = f"{p}_{slug(c)}_{level_name}"
-                    out[f"{name}_count_{w}"] = cnt
-                    out[f"{name}_share_{w}"] = ibis.ifelse(
-                        n > 0, cnt.cast("float64") / n, ibis.null("float64")
-                    )
+                    level = str(plan.levels[c][i])
+                    meaning = {"window": str(w), "category": c, "level": level}
+                    put(f"{name}_count_{w}", cnt, "level_count", **meaning)
+                    share = ibis.ifelse(n > 0, cnt.cast("float64") / n, ibis.null("float64"))
+                    put(f"{name}_share_{w}", share, "level_share", **meaning)
             if trends:
                 prev = rows[f"{p}__n@prev{w}"].fill_null(0)
-                out[f"{p}_count_trend_{w}"] = ibis.ifelse(
-                    prev > 0, n.cast("float64") / prev, ibis.null("float64")
-                )
+                trend = ibis.ifelse(prev > 0, n.cast("float64") / prev, ibis.null("float64"))
+                put(f"{p}_count_trend_{w}", trend, "count_trend", window=str(w))
                 for m in plan.source.spec.measures:
                     base = f"{p}__{slug(m)}__sum"
                     cur = rows[f"{base}@{w}"].fill_null(0)
                     before = rows[f"{base}@prev{w}"].fill_null(0)
-                    out[f"{p}_{slug(m)}_sum_trend_{w}"] = ibis.ifelse(
-                        before != 0, cur / before, ibis.null("float64")
+                    ratio = ibis.ifelse(before != 0, cur / before, ibis.null("float64"))
+                    put(
+                        f"{p}_{slug(m)}_sum_trend_{w}", ratio, "sum_trend", window=str(w), measure=m
                     )
         total_days = rows[f"{p}__days@all"].fill_null(0)
         first = rows[f"{p}__first@all"]
         last = rows[f"{p}__last@all"]
-        out[f"{p}_count_all"] = rows[f"{p}__n@all"].fill_null(0).cast("int64")
+        put(f"{p}_count_all", rows[f"{p}__n@all"].fill_null(0).cast("int64"), "count", window="all")
         # with days_since_first/last, what the BG/NBD model needs (x = active days - 1)
-        out[f"{p}_active_days_all"] = total_days.cast("int64")
-        out[f"{p}_days_since_last"] = (t - last).cast("float64")
-        out[f"{p}_days_since_first"] = (t - first).cast("float64")
-        out[f"{p}_mean_gap_days"] = ibis.ifelse(
+        put(f"{p}_active_days_all", total_days.cast("int64"), "active_days", window="all")
+        put(f"{p}_days_since_last", (t - last).cast("float64"), "days_since_last")
+        put(f"{p}_days_since_first", (t - first).cast("float64"), "days_since_first")
+        gap = ibis.ifelse(
             total_days > 1, (last - first).cast("float64") / (total_days - 1), ibis.null("float64")
         )
-        out[f"{p}_last_gap_days"] = (last - rows[f"{p}__prev@all"]).cast("float64")
+        put(f"{p}_mean_gap_days", gap, "mean_gap_days")
+        put(f"{p}_last_gap_days", (last - rows[f"{p}__prev@all"]).cast("float64"), "last_gap_days")
     return rows.mutate(**out), list(out)
 
 
