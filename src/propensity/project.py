@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
-import pandas as pd
 
-from propensity import __version__
-from propensity._io import atomic_path, file_sha256, write_json
+from propensity._io import atomic_path, write_json
 from propensity.engine import Engine
 from propensity.errors import DataError
 from propensity.snapshots.frame import FramePlan, plan_at, plan_frame
-from propensity.snapshots.manifest import FrameManifest
+from propensity.snapshots.manifest import (
+    FrameManifest,
+    fingerprints,
+    frame_manifest,
+    frame_stats,
+)
 from propensity.snapshots.table import table_frame
 from propensity.sources.checks import CheckReport, run_checks
 from propensity.sources.reading import Source, feature_columns, open_sources, resolve_path
@@ -137,7 +140,7 @@ class Project:
         inputs = manifest.inputs
         if set(inputs) != set(self.spec.sources):
             return "the sources changed"
-        now = self._fingerprints()
+        now = fingerprints(self.spec, self.root)
         for name, src in self.spec.sources.items():
             path = resolve_path(self.root, src.path)
             if name not in now:
@@ -178,7 +181,7 @@ class Project:
         # fingerprint the inputs before reading them: a file that changes during the build
         # then makes the frame stale instead of passing for current
         say("fingerprinting inputs")
-        inputs = self._fingerprints()
+        inputs = fingerprints(self.spec, self.root)
         engine = Engine(self.spec.engine, self.paths.tmp)
         try:
             say("reading sources")
@@ -188,7 +191,7 @@ class Project:
             with atomic_path(self.frame_path) as tmp:
                 engine.write_parquet(expr, tmp)
                 say("summarising")
-                stats = self._frame_stats(engine, tmp)
+                stats = frame_stats(engine, tmp, self.spec.entity.key)
             if stats["rows"] == 0:
                 self.frame_path.unlink()
                 raise DataError(
@@ -197,7 +200,7 @@ class Project:
                     "population.active_within"
                 )
             features = plan.features if plan else self._table_features(sources)
-            manifest = self._manifest(inputs, stats, features, plan)
+            manifest = frame_manifest(self.spec, inputs, stats, features, plan, self.frame_path)
             write_json(self.manifest_path, manifest)
         finally:
             engine.close()
@@ -493,86 +496,6 @@ class Project:
         (source,) = sources.values()
         return feature_columns(source, self.spec.entity.key)
 
-    def _frame_stats(self, engine: Engine, path: Path) -> dict[str, Any]:
-        frame = engine.read_parquet(path, "__frame")
-        key = self.spec.entity.key
-        per = engine.to_pandas(
-            frame.group_by("cutoff")
-            .aggregate(
-                rows=frame.count(),
-                labeled=frame.label.count(),
-                label_mean=frame.label.cast("float64").mean(),
-            )
-            .order_by("cutoff")
-        )
-        totals = engine.to_pandas(
-            frame.aggregate(
-                rows=frame.count(),
-                customers=frame[key].nunique(),
-                label_mean=frame.label.cast("float64").mean(),
-            )
-        ).iloc[0]
-        per_cutoff = [
-            {
-                "cutoff": None if pd.isna(r.cutoff) else str(r.cutoff)[:10],
-                "rows": int(r.rows),
-                "labeled": int(r.labeled),
-                "label_rate": None if pd.isna(r.label_mean) else round(float(r.label_mean), 4),
-            }
-            for r in per.itertuples()
-        ]
-        mean = totals["label_mean"]
-        return {
-            "rows": int(totals["rows"]),
-            "customers": int(totals["customers"]),
-            "label_rate": None if pd.isna(mean) else round(float(mean), 4),
-            "per_cutoff": per_cutoff,
-            "schema": {n: str(t) for n, t in frame.schema().items()},
-        }
-
-    def _fingerprints(self) -> dict[str, dict[str, Any]]:
-        """Each source file's size and SHA-256 (a missing one is left to the reader)."""
-        out = {}
-        for name, src in self.spec.sources.items():
-            path = resolve_path(self.root, src.path)
-            if path.exists():
-                out[name] = {
-                    "path": str(src.path),
-                    "table": src.table,
-                    "bytes": _size(path),
-                    "sha256": file_sha256(path),
-                }
-        return out
-
-    def _manifest(
-        self,
-        inputs: dict[str, dict[str, Any]],
-        stats: dict[str, Any],
-        features: list[str],
-        plan: FramePlan | None,
-    ) -> dict[str, Any]:
-        spec = self.spec
-        return {
-            "kind": "propensity.frame",
-            "propensity_version": __version__,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "spec_hash": spec.spec_hash(),
-            "frame_hash": spec.frame_hash(),
-            "frame_sha256": file_sha256(self.frame_path),
-            "key": spec.entity.key,
-            "target": None if spec.target is None else spec.target.model_dump(mode="json"),
-            "table_mode": spec.table_mode,
-            "observed_end": None if plan is None else str(plan.observed_end),
-            "inputs": inputs,
-            "rows": stats["rows"],
-            "customers": stats["customers"],
-            "label_rate": stats["label_rate"],
-            "per_cutoff": stats["per_cutoff"],
-            "features": [
-                {"name": f, "dtype": stats["schema"][f], **_info(plan, f)} for f in features
-            ],
-        }
-
     def models(self) -> dict[str, Any]:
         """The registry: the version that serves, every bundle, and every alias move."""
         from propensity.registry import Registry
@@ -609,17 +532,3 @@ class Project:
         from propensity.serving.keyring import Keyring
 
         Keyring(self.workspace).revoke(name)
-
-
-def _info(plan: FramePlan | None, feature: str) -> dict[str, Any]:
-    """A feature's manifest entry ``info``: what the planner said it means."""
-    found = None if plan is None else plan.info.get(feature)
-    if found is None:
-        return {}
-    return {"info": {k: v for k, v in found.to_json().items() if k != "name"}}
-
-
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
