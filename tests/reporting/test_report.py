@@ -12,6 +12,7 @@ import pytest
 from propensity.demo.project import init_project
 from propensity.modeling.bundle import load_bundle
 from propensity.project import Project
+from propensity.reporting._render import render
 
 SECTIONS = [
     "1. The question and the data",
@@ -81,6 +82,26 @@ def test_the_page_is_self_contained_and_small(page):
     assert not re.search(r"https?://", without_ns)
     for pattern in (r"<script", r"<link", r"\bsrc\s*=", r"\bhref\s*=", r"url\(", r"@import"):
         assert not re.search(pattern, html, re.IGNORECASE), pattern
+
+
+def _head(page):
+    return page[: page.index("<title>")] + page[page.index("</title>") : page.index("<main>")]
+
+
+def test_text_from_the_data_is_escaped_and_the_frame_is_the_shared_base(shop):
+    report = Project.load(shop).build_report()
+    summary = report.summary()  # the page renders this very dict
+    summary["title"] = "Shop <b>&</b>"
+    summary["examples"][0]["reasons"] = ["<script>alert(1)</script>"]
+    summary["warnings"] = ["odd <i>data</i>"]
+    html = report.to_html()
+    assert "<script" not in html
+    assert "<li>&lt;script&gt;alert(1)&lt;/script&gt;</li>" in html
+    assert "<h1>Shop &lt;b&gt;&amp;&lt;/b&gt;</h1>" in html
+    assert "<title>Shop &lt;b&gt;&amp;&lt;/b&gt;: churn report</title>" in html
+    assert "<p class='warn'>odd &lt;i&gt;data&lt;/i&gt;</p>" in html
+    assert "<li>odd &lt;i&gt;data&lt;/i&gt;</li>" in html  # and among the limitations
+    assert _head(html) == _head(render("base.html.j2"))
 
 
 def _png_pixels(data):

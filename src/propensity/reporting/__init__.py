@@ -1,1 +1,1 @@
-"""The HTML report: one self-contained page per training run."""
+"""The HTML pages: the training report and the monitoring page, self-contained."""

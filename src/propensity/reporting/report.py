@@ -1,14 +1,14 @@
 """The report: one self-contained HTML page per trained bundle, for a manager first.
 
-Computed once (:meth:`Report.summary`, a JSON-ready dict), rendered as HTML with inline
-SVG charts: no script, no stylesheet, font or image from anywhere else, so the file opens
-offline and can be mailed as it is.
+Computed once (:meth:`Report.summary`, a JSON-ready dict), rendered as HTML through the
+template ``reporting/templates/report.html.j2`` with inline SVG charts
+(:mod:`propensity.reporting._figures`): no script, no stylesheet, font or image from
+anywhere else, so the file opens offline and can be mailed as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import logging
 from collections.abc import Iterator
@@ -20,8 +20,10 @@ import pandas as pd
 
 from propensity._io import atomic_path
 from propensity.decisions.policy import Policy, assign_tiers, operating_point, sweep, whatif
+from propensity.modeling import curves
 from propensity.modeling.metrics import roc_auc_score
-from propensity.reporting import charts
+from propensity.reporting._figures import report_figures
+from propensity.reporting._render import render, whole
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
@@ -34,22 +36,6 @@ log = logging.getLogger(__name__)
 
 #: rows of the test cutoff used for drivers and examples (contributions cost time)
 EXPLAIN_ROWS = 20_000
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _pct(value: float | None, digits: int = 0) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return f"{value:.{digits}%}"
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return f"{value:,.{digits}f}"
 
 
 def _words(spec_target: dict[str, Any] | None) -> dict[str, str]:
@@ -155,11 +141,11 @@ class Report:
         }
         if task == "binary":
             out["curves"] = {
-                "roc": charts.roc_points(y, p),
-                "pr": charts.pr_points(y, p),
-                "calibration": charts.calibration_points(y, p),
-                "gain": charts.gain_points(y, p),
-                "lift": charts.lift_points(y, p),
+                "roc": curves.roc_points(y, p),
+                "pr": curves.pr_points(y, p),
+                "calibration": curves.calibration_points(y, p),
+                "gain": curves.gain_points(y, p),
+                "lift": curves.lift_points(y, p),
             }
             point = operating_point(y, p, policy)
             out["decision"] = point
@@ -364,490 +350,29 @@ class Report:
         return path
 
     def to_html(self) -> str:
-        """The whole page."""
-        s = self.summary()
-        words = s["words"]
-        parts = [
-            self._header(s),
-            self._section_question(s),
-            self._section_data_says(s),
-            self._section_models(s),
-        ]
-        if s["task"] == "binary":
-            parts += [self._section_quality(s), self._section_decision(s)]
-        else:
-            parts.append(self._section_amounts(s))
-        parts += [self._section_why(s), self._section_card(s)]
-        body = "\n".join(parts)
-        title = _esc(f"{s['title']}: {words['outcome']} report")
-        return (
-            "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{title}</title><style>{_CSS}</style></head>"
-            f"<body><main>{body}</main></body></html>\n"
-        )
-
-    def _header(self, s: dict[str, Any]) -> str:
-        words = s["words"]
-        test = s["test"]
-        lines = [f"<h1>{_esc(s['title'])}</h1>"]
-        if s["question"]:
-            lines.append(f"<p class='question'>{_esc(s['question'])}</p>")
-        cards = []
-        if s["task"] == "binary":
-            lift = test.get("lift_top10")
-            cards.append(
-                (
-                    f"{lift:.1f}x" if lift and np.isfinite(lift) else "n/a",
-                    f"as many {words['who']} in the model's top 10% as in a random 10%",
-                )
-            )
-            decision = s.get("decision", {}).get("profit", {})
-            if decision:
-                cards.append(
-                    (
-                        f"{decision.get('volume', 0):,}",
-                        f"customers to contact at the best threshold "
-                        f"({_num(decision.get('threshold'), 2)}), for an expected profit of "
-                        f"{_num(decision.get('profit'), 0)} on the test month",
-                    )
-                )
-            cards.append((_pct(test.get("base_rate")), f"{words['rate']} at the test cutoff"))
-            cards.append(
-                (_num(test.get("roc_auc"), 3), "ROC-AUC on the test cutoff (0.5 is chance)")
-            )
-        else:
-            cards.append((_num(test.get("spearman"), 2), "rank correlation with actual spend"))
-            cards.append((_num(test.get("mae"), 2), "mean absolute error"))
-        lines.append(
-            "<div class='cards'>"
-            + "".join(
-                f"<div class='card'><b>{_esc(big)}</b><span>{_esc(small)}</span></div>"
-                for big, small in cards
-            )
-            + "</div>"
-        )
-        lines.append(
-            f"<p class='meta'>Model <b>{_esc(s['chosen'])}</b>, bundle {_esc(s['bundle'])}, "
-            f"report written {_esc(s['created_at'])}.</p>"
-        )
-        for warning in s["warnings"]:
-            lines.append(f"<p class='warn'>{_esc(warning)}</p>")
-        return "<header>" + "".join(lines) + "</header>"
-
-    def _section_question(self, s: dict[str, Any]) -> str:
-        frame = s["frame"]
-        words = s["words"]
-        rows = "".join(
-            f"<tr><td>{_esc(src['name'])}</td><td>{_esc(src['kind'])}</td>"
-            f"<td>{_esc(src['path'])}</td><td class='n'>{_esc(_fmt_int(src['rows']))}</td>"
-            f"<td class='n'>{_esc(_fmt_int(src['used_rows']))}</td></tr>"
-            for src in s["sources"]
-        )
-        findings = "".join(
-            f"<li class='{_esc(f['severity'])}'><b>{_esc(f['severity'])}</b> "
-            f"{_esc(f['source'])}: {_esc(f['message'])}</li>"
-            for f in s["findings"]
-        )
-        per = [c for c in frame["per_cutoff"] if c.get("cutoff")]
-        chart = ""
-        if len(per) >= 2:
-            xs = list(range(len(per)))
-            dates = [(float(i), str(c["cutoff"])[:7]) for i, c in zip(xs, per, strict=True)]
-            population = charts.line_chart(
-                {
-                    "customers in the population": [
-                        (i, c["rows"]) for i, c in zip(xs, per, strict=True)
-                    ]
-                },
-                title="Population at each cutoff",
-                x_label="cutoff",
-                x_ticks=dates,
-                y_label="customers",
-                x_format="{:.0f}",
-                y_format="{:,.0f}",
-                points=True,
-            )
-            labelled = [
-                (i, c["label_rate"])
-                for i, c in zip(xs, per, strict=True)
-                if c.get("label_rate") is not None
-            ]
-            rate = (
-                charts.line_chart(
-                    {words["rate"]: labelled},
-                    title=f"{words['rate'].capitalize()} at each cutoff",
-                    x_label="cutoff",
-                    x_ticks=dates,
-                    y_label=words["rate"],
-                    x_format="{:.0f}",
-                    y_format="{:.0%}" if s["task"] == "binary" else "{:,.0f}",
-                    points=True,
-                )
-                if labelled
-                else ""
-            )
-            chart = f"<div class='row'>{population}{rate}</div>"
-        return (
-            "<section><h2>1. The question and the data</h2>"
-            f"<p>{_fmt_int(frame['customers'])} customers over {len(per)} cutoffs, "
-            f"{_fmt_int(frame['rows'])} customer-cutoff rows with {frame['features']} "
-            f"features each; overall {words['rate']} {_rate(frame['label_rate'], s['task'])}. "
-            "Every feature at a cutoff is computed from events before it; every outcome from "
-            "the horizon after it.</p>"
-            "<table><tr><th>source</th><th>kind</th><th>file</th><th>rows</th><th>rows used</th>"
-            f"</tr>{rows}</table>"
-            + (
-                f"<h3>What the checks found</h3><ul class='findings'>{findings}</ul>"
-                if findings
-                else "<p>The checks found nothing to report.</p>"
-            )
-            + chart
-            + "</section>"
-        )
-
-    def _section_data_says(self, s: dict[str, Any]) -> str:
-        words = s["words"]
-        blocks = []
-        for item in s.get("data_says", [])[:8]:
-            labels = [g for g, _ in item["groups"]]
-            values = [v for _, v in item["groups"]]
-            blocks.append(
-                charts.bar_chart(
-                    labels,
-                    values,
-                    title=f"{words['rate'].capitalize()} by {item['label']}",
-                    value_format="{:.0%}" if s["task"] == "binary" else "{:,.0f}",
-                    reference=s["test"].get("base_rate") if s["task"] == "binary" else None,
-                    reference_label="overall",
-                )
-            )
-        if not blocks:
-            return ""
-        return (
-            "<section><h2>2. What the data already says</h2>"
-            f"<p>The {words['rate']} on the test cutoff, before any model, by the features the "
-            "model leans on most (in tenths of customers) and by customer segments. The dashed "
-            "line is the overall rate.</p>"
-            f"<div class='grid'>{''.join(blocks)}</div></section>"
-        )
-
-    def _section_models(self, s: dict[str, Any]) -> str:
-        metric = s["metric"]
-        words = s["words"]
-        binary = s["task"] == "binary"
-        shown = (
-            ("roc_auc", "pr_auc", "log_loss", "lift_top10")
-            if binary
-            else ("rmse", "mae", "r2", "spearman")
-        )
-        head = "".join(f"<th>test {_esc(m)}</th>" for m in shown)
-        rows = []
-        for row in s["leaderboard"]:
-            folds = " ".join(_num(f.get(metric), 3) for f in row["folds"].values())
-            mark = " class='chosen'" if row["candidate"] == s["chosen"] else ""
-            cells = "".join(f"<td class='n'>{_num(row['test'].get(m), 3)}</td>" for m in shown)
-            rows.append(
-                f"<tr{mark}><td>{_esc(row['candidate'])}</td><td class='n'>{folds}</td>"
-                f"<td class='n'>{_num(row['mean'], 3)} ± {_num(row['std'], 3)}</td>{cells}"
-                f"<td class='n'>{row['seconds']:.1f}</td></tr>"
-            )
-        skipped = "".join(
-            f"<li>{_esc(name)}: {_esc(why)}</li>" for name, why in s["skipped"].items()
-        )
-        plain = ""
-        if binary:
-            board = {r["candidate"]: r for r in s["leaderboard"]}
-            chosen = board.get(s["chosen"], {})
-            lift = chosen.get("test", {}).get("lift_top10")
-            rule = board.get("recency", {}).get("test", {}).get("lift_top10")
-            plain = (
-                f"<p class='plain'>On the test cutoff the chosen model finds "
-                f"<b>{_num(lift, 1)}x</b> as many {words['who']} in its top 10% as random "
-                "outreach would"
-                + (f"; the days-since-last-purchase rule finds {_num(rule, 1)}x" if rule else "")
-                + ".</p>"
-            )
-        n_folds = len(s["leaderboard"][0]["folds"]) if s["leaderboard"] else 0
-        return (
-            "<section><h2>3. Models compared</h2>"
-            f"<p>Each candidate was trained only on cutoffs whose outcomes were known before "
-            f"the cutoff it is judged on, and judged on {n_folds} "
-            f"validation cutoffs and the test cutoff {_esc(s['test_cutoff'])}. "
-            f"Chosen: <b>{_esc(s['chosen'])}</b> ({_esc(s['reason'])}).</p>"
-            + plain
-            + f"<table><tr><th>candidate</th><th>{_esc(metric)} per fold</th><th>mean ± sd</th>"
-            f"{head}<th>seconds</th></tr>{''.join(rows)}</table>"
-            + (f"<p>Not run:</p><ul>{skipped}</ul>" if skipped else "")
-            + "</section>"
-        )
-
-    def _section_quality(self, s: dict[str, Any]) -> str:
-        curves = s["curves"]
-        cal = s["calibration"]
-        confusion = s["confusion"]
-        who = s["words"]["who"]
-        roc = _unit_chart(
-            {s["chosen"]: curves["roc"]},
-            "ROC curve (test cutoff)",
-            "share of the others flagged",
-            f"share of {who} found",
-        )
-        pr = _unit_chart(
-            {s["chosen"]: curves["pr"]},
-            "Precision and recall (test cutoff)",
-            "recall",
-            "precision",
-            diagonal=False,
-        )
-        calibration = _unit_chart(
-            {"observed": curves["calibration"]},
-            "Calibration: predicted against observed",
-            "predicted probability",
-            "observed rate",
-            points=True,
-        )
-        gain = _unit_chart(
-            {s["chosen"]: curves["gain"]},
-            "Gain: who is found as more are contacted",
-            "share of customers contacted (likeliest first)",
-            f"share of {who} found",
-        )
-        matrix = charts.heat_table(
-            ["will have the outcome", "will not"],
-            ["contacted", "not contacted"],
-            [[confusion["tp"], confusion["fn"]], [confusion["fp"], confusion["tn"]]],
-            title=f"At the chosen threshold {confusion['threshold']:.2f}",
-            value_format="{:,.0f}",
-        )
-        before, after = cal.get("before", {}), cal.get("after", {})
-        return (
-            "<section><h2>4. How good, and how sure</h2>"
-            f"<p>Calibration: <b>{_esc(cal.get('method', 'none'))}</b> (judged "
-            f"{_esc(cal.get('judged', ''))}). On the latest validation cutoff, log loss "
-            f"{_num(before.get('log_loss'))} before and {_num(after.get('log_loss'))} after; "
-            f"expected calibration error {_num(before.get('ece'))} and "
-            f"{_num(after.get('ece'))}. On the test cutoff: log loss "
-            f"{_num(s['test'].get('log_loss'))}, Brier {_num(s['test'].get('brier'))}, "
-            f"calibration error {_num(s['test'].get('ece'))}.</p>"
-            f"<div class='grid'>{roc}{pr}{calibration}{gain}{matrix}</div></section>"
-        )
-
-    def _section_decision(self, s: dict[str, Any]) -> str:
-        decision = s["decision"]
-        best, accurate = decision["profit"], decision["accuracy"]
-        limit = decision["limit"]
-        profit = charts.line_chart(
-            {"profit": s["profit_curve"]},
-            title="Profit by number of customers contacted, were there no limit (test cutoff)",
-            x_label="customers contacted, likeliest first",
-            y_label="profit",
-            x_format="{:,.0f}",
-            y_format="{:,.0f}",
-            markers=[(float(limit), f"limit {limit:,}")]
-            + ([] if best["volume"] == limit else [(float(best["volume"]), "best")]),
-        )
-
-        def table(rows: list[dict[str, Any]], first: str) -> str:
-            head = (
-                f"<tr><th>{first}</th><th>at or above</th><th>contacts</th>"
-                f"<th>{_esc(s['words']['who'])} reached</th>"
-                "<th>precision</th><th>cost</th><th>profit</th></tr>"
-            )
-
-            def cell(value: object) -> str:
-                return f"<td class='n'>{value}</td>"
-
-            body = "".join(
-                "<tr>"
-                + cell(_num(r[first], 2) if first == "threshold" else _fmt_int(r[first]))
-                + cell(_fmt_int(r["above"]))
-                + cell(_fmt_int(r["volume"]))
-                + cell(_fmt_int(r["reached"]))
-                + cell(_pct(r["precision"]))
-                + cell(_num(r["cost"], 0))
-                + cell(_num(r["profit"], 0))
-                + "</tr>"
-                for r in rows
-            )
-            return f"<table>{head}{body}</table>"
-
-        tiers = "".join(
-            f"<tr><td>{_esc(t['tier'])}</td><td class='n'>{t['at_least']:.2f}</td>"
-            f"<td>{_esc(t['action'])}</td><td class='n'>{_fmt_int(t['customers'])}</td>"
-            f"<td class='n'>{_pct(t['share'])}</td><td class='n'>{_pct(t['rate'])}</td></tr>"
-            for t in s["tiers"]
-        )
-        return (
-            "<section><h2>5. The decision</h2>"
-            f"<p>With {_esc(s['policy'])}: contacting the <b>{_fmt_int(best['volume'])}</b> "
-            f"likeliest customers (score {_num(best['cut'], 2)} or more) would have "
-            f"reached {_fmt_int(best['reached'])} {_esc(s['words']['who'])} for a profit of "
-            f"<b>{_num(best['profit'], 0)}</b> on the test cutoff"
-            + (" (the capacity or the budget is what binds)." if best["capped"] else ".")
-            + f" A classifier's threshold (the most accurate, {_num(accurate['threshold'], 2)}, "
-            f"blind to capacity and money) would contact {_fmt_int(accurate['volume'])} for "
-            f"{_num(accurate['profit'], 0)}; contacting everyone allowed, "
-            f"{_num(decision['contact_everyone']['profit'], 0)}.</p>"
-            f"{profit}"
-            "<h3>What if: thresholds</h3>"
-            + table(s["whatif"], "threshold")
-            + "<h3>What if: capacity</h3>"
-            + table(s["whatif_capacity"], "capacity")
-            + "<p>Try other numbers with <code>propensity whatif --capacity 1000 --cost 8</code>."
-            "</p><h3>Tiers</h3><table><tr><th>tier</th><th>from score</th><th>action</th>"
-            "<th>customers</th><th>share</th><th>observed rate</th></tr>"
-            f"{tiers}</table></section>"
-        )
-
-    def _section_amounts(self, s: dict[str, Any]) -> str:
-        deciles = s["deciles"]
-        chart = charts.bar_chart(
-            [f"tenth {d['decile']}" for d in deciles],
-            [d["actual"] for d in deciles],
-            title="Actual spend by tenth of predicted spend (test cutoff)",
-            value_format="{:,.0f}",
-        )
-        return f"<section><h2>4. How good</h2>{chart}</section>"
-
-    def _section_why(self, s: dict[str, Any]) -> str:
-        drivers = s.get("drivers")
-        if not drivers:
-            return ""
+        """The whole page: the summary, its charts and a few figures derived for the text."""
         from propensity.decisions.reasons import label
 
-        spec = self.spec
-        labels = [label(n, spec) for n, _ in drivers["top"]]
-        chart = charts.bar_chart(
-            labels,
-            [v for _, v in drivers["top"]],
-            title="What drives the score (mean absolute contribution)",
-            value_format="{:.3f}",
+        s = self.summary()
+        drivers = s.get("drivers")
+        labels = [label(n, self.spec) for n, _ in drivers["top"]] if drivers else []
+        board = {row["candidate"]: row for row in s["leaderboard"]}
+        return render(
+            "report.html.j2",
+            s=s,
+            fig=report_figures(s, labels),
+            cutoffs=len([c for c in s["frame"]["per_cutoff"] if c.get("cutoff")]),
+            folds=len(s["leaderboard"][0]["folds"]) if s["leaderboard"] else 0,
+            lift_chosen=board.get(s["chosen"], {}).get("test", {}).get("lift_top10"),
+            lift_rule=board.get("recency", {}).get("test", {}).get("lift_top10"),
+            window=_window(s["training_window"]),
         )
-        examples = "".join(
-            f"<div class='example'><b>customer {_esc(e['key'])}</b>: score "
-            f"{_num(e['score'], 2)}<ul>"
-            + "".join(f"<li>{_esc(r)}</li>" for r in e["reasons"])
-            + "</ul></div>"
-            for e in s.get("examples", [])
-        )
-        approximate = (
-            "<p class='warn'>These contributions come from a linear approximation of the "
-            "model, not from the model itself.</p>"
-            if "approximate" in drivers["method"]
-            else ""
-        )
-        return (
-            "<section><h2>6. Why</h2>"
-            f"<p>Contributions by {_esc(drivers['method'])}.</p>{approximate}{chart}"
-            f"<h3>Three customers at the top of the list</h3><div class='row'>{examples}</div>"
-            "</section>"
-        )
-
-    def _section_card(self, s: dict[str, Any]) -> str:
-        window = s["training_window"]
-        weak = "".join(
-            f"<tr><td>{_esc(seg['segment'])}</td><td class='n'>{_fmt_int(seg['rows'])}</td>"
-            f"<td class='n'>{_num(seg['roc_auc'])}</td><td class='n'>{_pct(seg['rate'])}</td></tr>"
-            for seg in s.get("segments", [])
-        )
-        packages = ", ".join(f"{k} {v}" for k, v in sorted(s["packages"].items()))
-        limits = [
-            "Probabilities were calibrated on the latest validation cutoff; when the "
-            f"{s['words']['rate']} moves (a season, a campaign), they move off until the next "
-            "training.",
-            "The model knows only what the sources record: a contact, a price change or a "
-            "competitor's offer it cannot see changes the outcome without changing the score.",
-        ]
-        limits += s["warnings"]
-        return (
-            "<section><h2>7. Model card</h2><table>"
-            f"<tr><td>model</td><td>{_esc(s['chosen'])} ({_esc(s['bundle'])})</td></tr>"
-            f"<tr><td>training window</td><td>{_esc(_window(window))}</td></tr>"
-            f"<tr><td>test cutoff</td><td>{_esc(s['test_cutoff'])} "
-            f"({_fmt_int(s['holdout_rows'])} customers)</td></tr>"
-            f"<tr><td>frame fingerprint</td><td><code>{_esc(s['frame']['sha256'])}</code></td></tr>"
-            f"<tr><td>spec hash</td><td><code>{_esc(s['spec_hash'])}</code></td></tr>"
-            f"<tr><td>packages</td><td>{_esc(packages)}</td></tr></table>"
-            + (
-                "<h3>Where it is weakest</h3><table><tr><th>segment</th><th>customers</th>"
-                f"<th>ROC-AUC</th><th>rate</th></tr>{weak}</table>"
-                if weak
-                else ""
-            )
-            + "<h3>Limitations</h3><ul>"
-            + "".join(f"<li>{_esc(x)}</li>" for x in limits)
-            + "</ul></section>"
-        )
-
-
-def _unit_chart(
-    series: dict[str, Any],
-    title: str,
-    x_label: str,
-    y_label: str,
-    *,
-    diagonal: bool = True,
-    points: bool = False,
-) -> str:
-    """A chart of shares against shares: both axes 0 to 100%."""
-    return charts.line_chart(
-        series,
-        title=title,
-        x_label=x_label,
-        y_label=y_label,
-        x_format="{:.0%}",
-        y_format="{:.0%}",
-        diagonal=diagonal,
-        points=points,
-        x_range=(0, 1),
-        y_range=(0, 1),
-    )
 
 
 def _window(window: dict[str, Any]) -> str:
+    """The training window in words: its cutoffs, or its rows in table mode."""
     if "first_cutoff" in window:
         return f"cutoffs {window['first_cutoff']} to {window['last_cutoff']}"
     if "rows" in window:
-        return f"{_fmt_int(window['rows'])} rows (no time: table mode)"
+        return f"{whole(window['rows'])} rows (no time: table mode)"
     return str(window)
-
-
-def _fmt_int(value: object) -> str:
-    if value is None:
-        return "n/a"
-    try:
-        return f"{int(value):,}"  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _rate(value: float | None, task: str) -> str:
-    if value is None:
-        return "n/a"
-    return _pct(value, 1) if task == "binary" else f"{value:,.2f}"
-
-
-_CSS = """
-:root{--ink:#1d2330;--muted:#5b6475;--line:#dde1e8;--accent:#0072b2;--warn:#d55e00;
---bg:#f6f7f9}
-*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--ink);
-font:15px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}
-main{max-width:1080px;margin:0 auto;padding:24px}
-header,section{background:#fff;border:1px solid var(--line);border-radius:8px;
-padding:20px 24px;margin:0 0 18px}
-h1{margin:0 0 4px;font-size:26px}h2{margin:0 0 10px;font-size:20px}h3{font-size:16px;
-margin:16px 0 6px}.question{font-size:18px;color:var(--muted);margin:0 0 14px}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}.card{flex:1 1 200px;
-border:1px solid var(--line);border-radius:6px;padding:10px 14px}.card b{display:block;
-font-size:28px;color:var(--accent)}.card span{color:var(--muted);font-size:13px}
-.meta{color:var(--muted);font-size:13px}.warn{color:var(--warn)}
-.plain{font-size:17px}table{border-collapse:collapse;margin:8px 0;width:100%;font-size:14px}
-th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}tr.chosen td{background:#eef6fb;
-font-weight:600}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));
-gap:12px}.row{display:flex;flex-wrap:wrap;gap:12px}.row>*{flex:1 1 300px}
-svg{max-width:100%;height:auto}.findings .error{color:var(--warn)}
-.example{border:1px solid var(--line);border-radius:6px;padding:8px 12px}
-code{font-size:12px;word-break:break-all}
-"""
