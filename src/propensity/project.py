@@ -266,7 +266,7 @@ class Project:
         from propensity.modeling.scoring import score_file
 
         model = self.load_bundle(bundle, verb="score")
-        if model.manifest.get("frame_hash") != self.spec.frame_hash():
+        if model.info.frame_hash != self.spec.frame_hash():
             log.warning(
                 "bundle %s was trained on features from another version of %s",
                 model.path.name,
@@ -385,7 +385,7 @@ class Project:
         old = self.load_bundle(champion, verb="retrain")
         spec = self.spec.retrain
         monitored = self.monitor(None, champion) if needs_monitoring(spec) else None
-        why = triggers(spec, old.manifest, monitored)
+        why = triggers(spec, old.info, monitored)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         record: dict[str, Any] = {"at": now, "champion": champion, "triggers": why, "forced": force}
         if not why and not force:
@@ -442,7 +442,7 @@ class Project:
         The default place is ``.propensity/reports/<version>.html``.
         """
         report = self.build_report(bundle)
-        version = str(report.bundle.manifest.get("version"))
+        version = report.bundle.info.version
         path = Path(out) if out is not None else self.paths.report(version)
         return report.write_html(path)
 

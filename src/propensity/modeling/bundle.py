@@ -14,16 +14,19 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from propensity.errors import BundleError
 from propensity.modeling.calibration import Calibrator, calibrator_from_dict
 from propensity.modeling.candidates import Candidate, candidate_class, compact
 from propensity.modeling.derived import add_derived, derived_columns, derived_info
+from propensity.modeling.manifest import BundleManifest
 from propensity.snapshots.features import FeatureInfo, infos_from_manifest
 
 __all__ = ["Bundle", "BundleError", "load_bundle", "reference_profile", "save_bundle"]
@@ -38,12 +41,18 @@ class Bundle:
     path: Path
     candidate: Candidate
     calibrator: Calibrator
+    #: the manifest as written (JSON data); :attr:`info` is the same, typed
     manifest: dict[str, Any]
+
+    @cached_property
+    def info(self) -> BundleManifest:
+        """The manifest, typed (validated when the bundle was loaded)."""
+        return BundleManifest.model_validate(self.manifest)
 
     @property
     def task(self) -> str:
         """``binary`` (probabilities) or ``regression`` (amounts)."""
-        return str(self.manifest.get("task", "binary"))
+        return self.info.task
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame as the model saw it in training: float32 features, derived columns.
@@ -51,17 +60,19 @@ class Bundle:
         Derived columns (BG/NBD per cutoff) are fitted on the rows given, so pass every
         eligible customer of a cutoff at once, or add the columns beforehand.
         """
-        frame = compact(frame, str(self.manifest.get("key", "")))
-        plan = self.manifest.get("derived") or {}
+        info = self.info
+        frame = compact(frame, info.key)
+        plan = info.derived
         if all(c in frame.columns for c in derived_columns(plan)):
             return frame
         return add_derived(frame, plan)
 
     def feature_info(self) -> dict[str, FeatureInfo]:
         """What each input and derived feature means (empty for bundles before 0.2)."""
+        info = self.info
         return {
-            **infos_from_manifest(self.manifest.get("features", [])),
-            **derived_info(self.manifest.get("derived") or {}),
+            **infos_from_manifest([f.model_dump() for f in info.features]),
+            **derived_info(info.derived),
         }
 
     def typical(self) -> dict[str, object]:
@@ -165,8 +176,15 @@ def load_bundle(folder: Path) -> Bundle:
             f"{manifest_path}: bundle format {manifest.get('format')!r}; this version reads "
             f"format {FORMAT}"
         )
+    try:
+        typed = BundleManifest.model_validate(manifest)
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0]
+        raise BundleError(
+            f"{manifest_path}: the manifest does not read ({first}); retrain the model"
+        ) from None
     data: dict[str, bytes] = {}
-    for name, digest in manifest.get("files", {}).items():
+    for name, digest in typed.files.items():
         path = folder / name
         if not path.is_file():
             raise BundleError(f"{path}: missing; the bundle is incomplete")

@@ -53,7 +53,7 @@ def score_file(
 
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise DataError(f"out: {out.name} must end in .csv or .parquet", option="out")
-    wanted = [f["name"] for f in bundle.manifest.get("features", [])]
+    wanted = bundle.info.inputs
     reader = pq.ParquetFile(features)
     missing = [c for c in wanted if c not in reader.schema_arrow.names]
     if missing:
@@ -65,7 +65,7 @@ def score_file(
     columns = [key, "cutoff", *wanted]
     # derived columns (BG/NBD at the date) are fitted on every eligible customer at once:
     # a few narrow columns, read whole, then handed out chunk by chunk
-    plan = bundle.manifest.get("derived") or {}
+    plan = bundle.info.derived
     derived = None
     if plan:
         inputs = pq.read_table(features, columns=["cutoff", *derived_inputs(plan)]).to_pandas()
@@ -140,7 +140,7 @@ def score_file(
         "out": str(out),
         "as_of": None if as_of is None else str(as_of),
         "rows": len(result),
-        "bundle": bundle.manifest.get("version"),
+        "bundle": bundle.info.version,
         "column": column,
         f"mean_{column}": float(probability.mean()),
         "with_reasons": explained,
@@ -155,5 +155,5 @@ def score_file(
 
 
 def _amount_column(bundle: Bundle) -> str:
-    measure = (bundle.manifest.get("target") or {}).get("measure") or "amount"
+    measure = (bundle.info.target or {}).get("measure") or "amount"
     return f"expected_{measure}"

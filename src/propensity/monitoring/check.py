@@ -23,6 +23,7 @@ import pandas as pd
 from propensity._io import atomic_path
 from propensity.engine import Engine
 from propensity.errors import DataError
+from propensity.modeling.manifest import BundleManifest
 from propensity.monitoring.drift import Thresholds, compare, verdict, worst
 from propensity.snapshots.frame import plan_at, plan_frame
 from propensity.sources.reading import open_sources
@@ -147,8 +148,8 @@ def _realized(
         p = joined[column].to_numpy(dtype=float)
         report = classification_report(y, p)
         manifest = _manifest(Workspace(workspace).bundle(version))
-        promised = dict(manifest.get("test", {}))
-        trained_to = (manifest.get("training_window") or {}).get("last_cutoff")
+        promised = {} if manifest is None else dict(manifest.test)
+        trained_to = None if manifest is None else manifest.last_cutoff
         drop = (promised.get("roc_auc") or np.nan) - report["roc_auc"]
         rise = report["ece"] - (promised.get("ece") or np.nan)
         shift, z = rate_shift(y, p)
@@ -212,6 +213,12 @@ def rate_shift(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     return shift, z
 
 
-def _manifest(folder: Path) -> dict[str, Any]:
-    manifest = folder / "manifest.json"
-    return dict(json.loads(manifest.read_text())) if manifest.is_file() else {}
+def _manifest(folder: Path) -> BundleManifest | None:
+    """A scored version's manifest (None once the bundle is gone or unreadable)."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return BundleManifest.model_validate(json.loads(path.read_text()))
+    except (ValueError, TypeError):  # a damaged manifest: judged without promises
+        return None

@@ -29,6 +29,7 @@ from propensity.spec import RetrainSection
 
 if TYPE_CHECKING:
     from propensity.modeling.bundle import Bundle
+    from propensity.modeling.manifest import BundleManifest
 
 __all__ = ["decision", "judge", "needs_monitoring", "triggers"]
 
@@ -39,7 +40,7 @@ def needs_monitoring(spec: RetrainSection) -> bool:
 
 
 def triggers(
-    spec: RetrainSection, manifest: dict[str, Any], monitored: dict[str, Any] | None
+    spec: RetrainSection, manifest: BundleManifest, monitored: dict[str, Any] | None
 ) -> list[str]:
     """Why a retrain is due, in words (empty: it is not).
 
@@ -54,8 +55,8 @@ def triggers(
         :func:`needs_monitoring` says no trigger reads one.
     """
     found = []
-    if spec.max_age is not None and manifest.get("created_at"):
-        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(manifest["created_at"])
+    if spec.max_age is not None and manifest.created_at:
+        age = dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(manifest.created_at)
         if age.days >= spec.max_age.days:
             found.append(f"the model is {age.days} days old (max_age {spec.max_age})")
     if monitored is None:
@@ -115,7 +116,7 @@ def judge(
         "champion_log_loss": log_loss(y, champion_p),
         "challenger_log_loss": log_loss(y, challenger_p),
     }
-    trained_to = (champion.manifest.get("training_window") or {}).get("last_cutoff")
+    trained_to = champion.info.last_cutoff
     in_sample = bool(trained_to and str(day) <= str(trained_to))
     why_better = _better(figures, spec.margin, spec.log_loss_margin)
     return {

@@ -84,19 +84,19 @@ class ServedModel:
                 "fallback_score": self.fallback_score,
                 "error": self.error,
             }
-        m = self.bundle.manifest
-        frozen = (m.get("derived") or {}).get("bgnbd", {}).get("frozen", {})
+        m = self.bundle.info
+        frozen = m.derived.get("bgnbd", {}).get("frozen", {})
         return {
             "version": self.version,
             "fallback": False,
-            "created_at": m.get("created_at"),
+            "created_at": m.created_at,
             "task": self.task,
-            "model": m.get("chosen"),
-            "reason": m.get("reason"),
-            "metric": m.get("metric"),
-            "test": m.get("test"),
-            "calibration": (m.get("calibration") or {}).get("method"),
-            "training_window": m.get("training_window"),
+            "model": m.chosen,
+            "reason": m.reason,
+            "metric": m.metric,
+            "test": m.test,
+            "calibration": m.calibration.get("method"),
+            "training_window": m.training_window,
             "inputs": len(self.inputs),
             "derived_fitted_at": frozen.get("cutoff"),
             "capacity_cut": None if math.isinf(self.cut) else self.cut,
@@ -307,7 +307,7 @@ def load_served(
     run of this version); without it, the scores of the bundle's test cutoff.
     """
     bundle = load_bundle(Workspace(workspace).bundle(version))
-    plan = bundle.manifest.get("derived") or {}
+    plan = bundle.info.derived
     if "bgnbd" in plan and "frozen" not in plan["bgnbd"]:
         raise NotServable(
             f"bundle {version}: trained before serving was possible (no frozen BG/NBD "
@@ -315,11 +315,11 @@ def load_served(
         )
     inputs = [
         Input(
-            name=f["name"],
-            numeric="levels" not in f,
-            levels=tuple(str(v) for v in f.get("levels", [])),
+            name=f.name,
+            numeric=f.levels is None,
+            levels=tuple(str(v) for v in f.levels or []),
         )
-        for f in bundle.manifest.get("features", [])
+        for f in bundle.info.features
     ]
     policy = Policy.from_spec(spec.policy)
     if reference is None:
