@@ -1,14 +1,29 @@
-"""A real uvicorn server on loopback, driven over HTTP: access, inputs, lookups, metrics."""
+"""A real uvicorn server on loopback, driven over HTTP: access, inputs, lookups, metrics.
+
+Also, without a server: the request schema and the checks come from one definition, and
+the exception handlers answer in the service's shape.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import shutil
 import subprocess
 
+import httpx
 import pandas as pd
 import pytest
+from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from propensity.errors import DataError, NotServable, PropensityError, RegistryError, SpecError
+from propensity.serving.handlers import add_handlers
+from propensity.serving.model import Input
+from propensity.serving.routes.predict import read_json
+from propensity.serving.schema import FLOAT32_MAX, RecordSchema
 from tests.serving.conftest import records
 
 ROLES = [None, "scorer", "analyst", "admin"]
@@ -227,6 +242,38 @@ def test_the_openapi_schema_is_the_bundles_features(server, trained):
     assert "tenure_days" in record["properties"]
     assert record["properties"]["plan"]["anyOf"][0]["enum"] == ["basic", "plus", "premium"]
     assert body["schema"]["oneOf"][1]["maxItems"] == 1000
+    assert body["schema"]["oneOf"][1]["items"] == record
+    manifest = json.loads(
+        (
+            trained["root"] / ".propensity" / "bundles" / trained["trees"] / "manifest.json"
+        ).read_text()
+    )
+    assert list(record["properties"]) == ["customer_id"] + [f["name"] for f in manifest["features"]]
+
+
+def test_the_openapi_document_declares_the_key_where_a_route_needs_one(server):
+    with server.client() as c:
+        doc = c.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"] == {
+        "APIKeyHeader": {
+            "type": "apiKey",
+            "description": "an API key",
+            "in": "header",
+            "name": "X-API-Key",
+        }
+    }
+    secured = {
+        (path, method)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security") == [{"APIKeyHeader": []}]
+    }
+    assert secured == {
+        ("/v1/predict", "post"),
+        ("/v1/models", "get"),
+        ("/v1/models/promote", "post"),
+        ("/v1/customers/{customer_id}", "get"),
+    }
 
 
 @pytest.mark.slow
@@ -327,3 +374,172 @@ def test_promote_takes_only_version_names(server):
     assert "no bundle 'nope'; known versions: " in unknown.json()["detail"]
     assert silent.status_code == 422
     assert silent.json()["detail"][0]["field"] == "reason"
+    with server.client() as c:  # the key is checked first, before the body is read
+        anonymous = c.post("/v1/models/promote", json={"version": "/tmp/x"})
+    assert anonymous.status_code == 401
+
+
+# -- one definition for the request schema and the checks (no server) --------------------
+
+INPUTS = [
+    Input("tenure_days", True),
+    Input("plan", False, ("basic", "plus")),
+    Input("tier", False, ("gold",)),  # a single level: still an enum
+    Input("empty", False, ()),  # a text feature never seen with a value
+    Input("model_config", True),  # a name pydantic models use themselves
+]
+NAMES = ["customer_id", "tenure_days", "plan", "tier", "empty", "model_config", "extra"]
+LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**40), 10**40),
+    st.floats(),  # NaN and infinity too: json.loads reads them
+    st.sampled_from([FLOAT32_MAX, -FLOAT32_MAX, 1e39, "basic", "plus", "gold", "other"]),
+    st.text(max_size=3),
+)
+VALUES = st.one_of(
+    LEAVES, st.lists(LEAVES, max_size=2), st.dictionaries(st.text(max_size=2), LEAVES)
+)
+
+
+def _integral(value: object) -> bool:
+    """JSON Schema counts 1.0 as an integer; a customer key must be sent as 1."""
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+@pytest.mark.parametrize("unknown_category", ["reject", "other"])
+@settings(max_examples=400, deadline=None)
+@given(record=st.one_of(st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=6), VALUES))
+def test_the_schema_accepts_exactly_what_the_checks_accept(unknown_category, record):
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+    schema = RecordSchema.from_inputs(INPUTS, "customer_id", unknown_category=unknown_category)
+    if isinstance(record, dict) and _integral(record.get("customer_id")):
+        record["customer_id"] = int(record["customer_id"])
+    documented = jsonschema_rs.validator_for(schema.json_schema()).is_valid(record)
+    found, warnings = schema.check([record], many=False)
+    assert documented == (not found), found
+    assert all(f["type"] != "unknown_category" for f in found) or unknown_category == "reject"
+    if warnings[0]:
+        assert unknown_category == "other"
+
+
+def test_the_schema_is_the_models_with_levels_as_enums():
+    schema = RecordSchema.from_inputs(INPUTS, "customer_id", unknown_category="reject")
+    properties = schema.json_schema()["properties"]
+    assert list(properties) == ["customer_id", *(i.name for i in INPUTS)]
+    assert properties["tier"] == {
+        "anyOf": [{"enum": ["gold"], "type": "string"}, {"type": "null"}],
+        "default": None,
+    }
+    assert properties["empty"] == {"type": "null", "default": None}
+    other = RecordSchema.from_inputs(INPUTS, "customer_id", unknown_category="other")
+    assert other.json_schema()["properties"]["plan"]["anyOf"] == [
+        {"type": "string"},
+        {"type": "null"},
+    ]
+    assert RecordSchema.fallback().check([{"anything": 1}, 2], many=True) == (
+        [
+            {
+                "field": "",
+                "reason": "a record must be a JSON object",
+                "type": "not_an_object",
+                "record": 1,
+            }
+        ],
+        [[], []],
+    )
+
+
+def test_problems_follow_the_records_field_order():
+    schema = RecordSchema.from_inputs(INPUTS, "customer_id", unknown_category="reject")
+    found, _ = schema.check(
+        [{"\udfff": 1, "plan": "gold", "customer_id": "\ud800", "tenure_days": 10**400}],
+        many=False,
+    )
+    assert [(f["field"], f["type"]) for f in found] == [
+        ("\udfff", "unknown_field"),
+        ("plan", "unknown_category"),
+        ("customer_id", "invalid_text"),
+        ("tenure_days", "out_of_range"),
+    ]
+
+
+def _parsed(body: bytes) -> tuple[str, object]:
+    """What json.loads makes of a body: its value as JSON text (NaN kept), or a failure."""
+    try:
+        return "value", json.dumps(json.loads(body))
+    except (ValueError, RecursionError):
+        return "error", None
+
+
+def _read(body: bytes) -> tuple[str, object]:
+    """The same for the service's reader."""
+    try:
+        return "value", json.dumps(read_json(body))
+    except (ValueError, RecursionError):
+        return "error", None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": "\\ud800"}',  # an unpaired surrogate: pydantic refuses it, json.loads reads it
+        b'{"\\udfff": 1}',
+        b"\xef\xbb\xbf{}",  # a byte-order mark
+        b'{"b": 1, "a": 2, "b": 3}',  # the last value, in the first place
+        b"[NaN, Infinity, -Infinity, -0, 1e400, 123456789012345678901234567890]",
+        b"[" * 3000 + b"]" * 3000,  # too deep for both
+        b'{"a": "x\ny"}',  # a raw control character: not JSON for either
+        b"01",
+        b"\xff",
+    ],
+)
+def test_bodies_are_read_as_json_loads_reads_them(body):
+    assert _read(body) == _parsed(body)  # the values, their types and the keys' order
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.text(alphabet='{}[]",:0123456789.eE+-\\ untrfalsNIiy\n', max_size=30).map(str.encode),
+        st.binary(max_size=20),
+    )
+)
+def test_any_body_is_read_as_json_loads_reads_it(body):
+    assert _read(body) == _parsed(body)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (RegistryError("no version 'x'; known versions: a, b"), 409),
+        (NotServable("bundle x: trained before serving was possible"), 409),
+        (DataError("no rows"), 422),
+        (SpecError("[serve] port: not a number"), 400),
+    ],
+)
+def test_a_propensity_error_becomes_a_4xx_with_its_message(error, status):
+    app = FastAPI()
+    add_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise error
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/boom")
+
+    answer = asyncio.run(get())
+    assert isinstance(error, PropensityError)
+    assert answer.status_code == status
+    assert answer.json() == {"detail": str(error)}
