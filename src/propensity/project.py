@@ -432,7 +432,7 @@ class Project:
             self.spec,
             self.load_bundle(bundle, verb="report"),
             check=self.check(),
-            frame_info=json.loads(path.read_text()) if path.is_file() else {},
+            frame_info=self.frame_manifest().to_json() if path.is_file() else {},
             frame_path=self.frame_path,
         )
 

@@ -85,7 +85,7 @@ class Report:
         from propensity.decisions.reasons import contributions, global_drivers, reason_codes
 
         bundle = self.bundle
-        manifest = bundle.manifest
+        manifest = bundle.info
         spec = self.spec
         key = spec.entity.key
         task = bundle.task
@@ -100,25 +100,25 @@ class Report:
             "title": spec.project.name,
             "question": spec.project.question or "",
             "task": task,
-            "words": _words(manifest.get("target")),
+            "words": _words(manifest.target),
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "bundle": manifest.get("version"),
-            "chosen": manifest.get("chosen"),
-            "reason": manifest.get("reason"),
-            "metric": manifest.get("metric", "roc_auc"),
-            "leaderboard": manifest.get("leaderboard", []),
-            "skipped": manifest.get("skipped", {}),
-            "calibration": manifest.get("calibration", {}),
-            "test": manifest.get("test", {}),
-            "warnings": manifest.get("warnings", []),
-            "training_window": manifest.get("training_window", {}),
+            "bundle": manifest.version,
+            "chosen": manifest.chosen,
+            "reason": manifest.reason,
+            "metric": manifest.metric or "roc_auc",
+            "leaderboard": manifest.leaderboard,
+            "skipped": manifest.skipped,
+            "calibration": manifest.calibration,
+            "test": manifest.test,
+            "warnings": manifest.warnings,
+            "training_window": manifest.training_window or {},
             "frame": {
                 "rows": frame_info.get("rows"),
                 "customers": frame_info.get("customers"),
                 "label_rate": frame_info.get("label_rate"),
                 "per_cutoff": frame_info.get("per_cutoff", []),
                 "features": len(frame_info.get("features", [])),
-                "sha256": manifest.get("frame_sha256"),
+                "sha256": manifest.frame_sha256,
             },
             "sources": [
                 {
@@ -134,8 +134,8 @@ class Report:
                 {"severity": f.severity, "source": f.source, "message": f.message}
                 for f in check.findings
             ],
-            "spec_hash": manifest.get("spec_hash"),
-            "packages": manifest.get("packages", {}),
+            "spec_hash": manifest.spec_hash,
+            "packages": manifest.packages,
             "holdout_rows": len(holdout),
             "test_cutoff": str(holdout["cutoff"].iloc[0])[:10] if len(holdout) else None,
         }
@@ -210,7 +210,13 @@ class Report:
             typical = bundle.typical()
             top_rows = sample.assign(__score=p[: len(sample)]).nlargest(3, "__score")
             positions = [int(sample.index.get_loc(i)) for i in top_rows.index]  # type: ignore[arg-type]
-            codes = reason_codes(contribs.iloc[positions], sample.iloc[positions], typical, spec)
+            codes = reason_codes(
+                contribs.iloc[positions],
+                sample.iloc[positions],
+                typical,
+                spec,
+                info=bundle.feature_info(),
+            )
             out["examples"] = [
                 {
                     "key": str(row[key]),
@@ -290,7 +296,7 @@ class Report:
             out.append(
                 {
                     "feature": name,
-                    "label": label(name, spec),
+                    "label": label(name, spec, self.bundle.feature_info()),
                     "groups": groups,
                 }
             )
@@ -355,7 +361,8 @@ class Report:
 
         s = self.summary()
         drivers = s.get("drivers")
-        labels = [label(n, self.spec) for n, _ in drivers["top"]] if drivers else []
+        meaning = self.bundle.feature_info()
+        labels = [label(n, self.spec, meaning) for n, _ in drivers["top"]] if drivers else []
         board = {row["candidate"]: row for row in s["leaderboard"]}
         return render(
             "report.html.j2",
