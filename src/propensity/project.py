@@ -517,18 +517,18 @@ class Project:
 
     def create_key(self, name: str, role: str) -> str:
         """Store a new API key for the service; returns its secret, shown only this once."""
-        from propensity.serving.keyring import Keyring
+        from propensity.registry.keyring import Keyring
 
         return Keyring(self.workspace).create(name, role)
 
     def keys(self) -> list[dict[str, Any]]:
         """Every API key's name, role and dates, revoked ones included (never the secret)."""
-        from propensity.serving.keyring import Keyring
+        from propensity.registry.keyring import Keyring
 
         return Keyring(self.workspace).keys()
 
     def revoke_key(self, name: str) -> None:
         """Revoke an API key by name; a running service refuses it within seconds."""
-        from propensity.serving.keyring import Keyring
+        from propensity.registry.keyring import Keyring
 
         Keyring(self.workspace).revoke(name)

@@ -20,7 +20,7 @@ import pytest
 from propensity.demo.project import init_project
 from propensity.project import Project
 from propensity.registry import Registry
-from propensity.serving.keys import create_key
+from propensity.registry.keys import create_key
 from propensity.store import connect
 
 

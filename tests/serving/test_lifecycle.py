@@ -163,7 +163,7 @@ def test_without_a_loadable_model_the_service_answers_the_fallback(trained, tmp_
 
 
 def test_revoked_keys_are_refused_within_seconds(server):
-    from propensity.serving.keys import create_key, revoke_key
+    from propensity.registry.keys import create_key, revoke_key
     from propensity.store import connect
 
     con = connect(server.root / ".propensity")

@@ -1,7 +1,7 @@
-"""The HTTP service: FastAPI app, API keys with roles, the prediction log, metrics.
+"""The HTTP service: FastAPI app, roles checked per route, the prediction log, metrics.
 
 The app (:mod:`~propensity.serving.app`), its state, routes, dependencies and handlers
-import FastAPI; :mod:`~propensity.serving.keys` and :mod:`~propensity.serving.keyring`
-do not, so the CLI's ``keys`` verb and the core never pay for it (uvicorn is imported
-only when the service runs).
+import FastAPI. The API keys themselves are core (:mod:`~propensity.registry.keys`,
+:mod:`~propensity.registry.keyring`), so the CLI's ``keys`` verb and ``Project`` never
+pay for FastAPI (uvicorn is imported only when the service runs).
 """

@@ -1,6 +1,6 @@
 """FastAPI dependencies: the service's state, and the caller's API key checked for a role.
 
-Roles nest (``scorer`` < ``analyst`` < ``admin``, see :mod:`propensity.serving.keys`). A
+Roles nest (``scorer`` < ``analyst`` < ``admin``, see :mod:`propensity.registry.keys`). A
 route declares the least role it needs, ``Depends(scorer)`` and so on; the dependency
 answers 401 without a live key and 403 without the role, and gives the route the key.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from fastapi.security import APIKeyHeader
 
-from propensity.serving.keys import ApiKey
+from propensity.registry.keys import ApiKey
 from propensity.serving.state import Service
 
 __all__ = ["KEY_HEADER", "RoleKey", "admin", "analyst", "get_service", "scorer"]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from propensity.project import Project
 from propensity.registry import PRODUCTION, Registry
-from propensity.serving.keys import ApiKey, find_key
+from propensity.registry.keys import ApiKey, find_key
 from propensity.serving.log import PredictionLog
 from propensity.serving.lookups import CustomerLookups
 from propensity.serving.metrics import Metrics

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
+from propensity.registry.keys import ApiKey
 from propensity.serving.dependencies import admin, get_service, scorer
-from propensity.serving.keys import ApiKey
 from propensity.serving.schema import Promotion
 from propensity.serving.state import Service
 from propensity.workspace import Workspace

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic_core import from_json
 
+from propensity.registry.keys import ApiKey
 from propensity.serving.dependencies import scorer
 from propensity.serving.handlers import problem, problems
-from propensity.serving.keys import ApiKey
 from propensity.serving.state import Service
 
 __all__ = ["read_json", "router"]

@@ -1,7 +1,7 @@
 """The API keys of one workspace: each call opens its database, does one thing, closes it.
 
 What ``Project``'s key methods (and so ``propensity keys``) use; the service keeps one
-connection and calls :mod:`propensity.serving.keys` directly.
+connection and calls :mod:`propensity.registry.keys` directly.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from propensity.serving.keys import create_key, list_keys, revoke_key
+from propensity.registry.keys import create_key, list_keys, revoke_key
 from propensity.store import connect
 
 __all__ = ["Keyring"]
