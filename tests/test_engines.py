@@ -49,3 +49,27 @@ def test_random_log_is_the_same_on_both_engines(make_project):
     duck, spark = both_frames(root, spec)
     assert len(duck) > 300
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+def test_spark_keeps_its_log_banner_off_the_terminal(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from pathlib import Path; import sys; "
+        "from propensity.engine import Engine; from propensity.spec import EngineSection; "
+        "e = Engine(EngineSection(backend='pyspark', threads=1), Path(sys.argv[1])); "
+        "print(e.to_pandas(e.con.sql('SELECT 1 AS one'))['one'].iloc[0]); e.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    # the JVM's own notice about Spark's vector module is not Spark's logging
+    lines = [line for line in done.stderr.splitlines() if line.strip() and "incubator" not in line]
+    assert not lines, done.stderr

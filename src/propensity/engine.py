@@ -17,6 +17,21 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 
 
+#: Spark's JVM logs errors only. The gateway's own logger is named so that Spark sees a
+#: level chosen for it and prints no "Setting default log level" banner.
+_QUIET_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+
 class Engine:
     """An Ibis backend plus the few operations the pipeline needs from it.
 
@@ -68,6 +83,11 @@ class Engine:
             workdir.mkdir(parents=True, exist_ok=True)
         warehouse = Path(tempfile.mkdtemp(prefix="spark-", dir=workdir))
         atexit.register(shutil.rmtree, warehouse, ignore_errors=True)
+        # errors only, from the JVM's first line on: Spark's default logging prints a
+        # banner ("Setting default log level...") before setLogLevel can act
+        quiet = warehouse / "log4j2.properties"
+        quiet.write_text(_QUIET_LOG4J)
+        java = f"-Dlog4j2.configurationFile={quiet}"
         builder: Any = SparkSession.builder
         self._spark = (
             builder.master(f"local[{threads}]")
@@ -76,6 +96,7 @@ class Engine:
             .config("spark.sql.warehouse.dir", str(warehouse))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", java)
             .config("spark.sql.shuffle.partitions", str(max(2, threads * 2)))
             .getOrCreate()
         )
