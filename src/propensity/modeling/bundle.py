@@ -69,6 +69,10 @@ class Bundle:
 
     def feature_info(self) -> dict[str, FeatureInfo]:
         """What each input and derived feature means (empty for bundles before 0.2)."""
+        return self._meaning
+
+    @cached_property
+    def _meaning(self) -> dict[str, FeatureInfo]:
         info = self.info
         return {
             **infos_from_manifest([f.model_dump() for f in info.features]),

@@ -137,9 +137,8 @@ class TabularPreparation:
                 f"predict: the frame lacks the feature columns {', '.join(missing)}; "
                 f"the model was trained on {', '.join(self.columns)}"
             )
-        numbers = frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
-        texts = [_text(frame[c]).to_numpy(dtype=object) for c in self.categorical]
-        return self.design(numbers, texts)
+        codes = [_level_codes(_text(frame[c]), self.levels[c]) for c in self.categorical]
+        return self._assemble(self._numbers(frame), codes)
 
     def design(
         self, numbers: np.ndarray, texts: Sequence[Sequence[Any] | np.ndarray]
@@ -154,13 +153,20 @@ class TabularPreparation:
         texts
             For each :attr:`categorical` column, the records' values (None is missing).
         """
+        codes = [
+            _codes(values, self.levels[c])
+            for c, values in zip(self.categorical, texts, strict=True)
+        ]
+        return self._assemble(self._compress(np.asarray(numbers)), codes)
+
+    def _assemble(self, raw: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+        """Scaled numbers and flags, then a one-hot block per text column from its codes."""
         dtype = np.dtype(self.dtype)
-        dense = self._dense(self._compress(np.asarray(numbers)))
+        dense = self._dense(raw)
         parts = [(dense - np.asarray(self.mean, dtype=dtype)) / np.asarray(self.scale, dtype=dtype)]
-        for c, values in zip(self.categorical, texts, strict=True):
-            levels = self.levels[c]
-            onehot = np.zeros((len(values), len(levels) + 1), dtype=dtype)
-            onehot[np.arange(len(values)), _codes(values, levels)] = 1
+        for c, found in zip(self.categorical, codes, strict=True):
+            onehot = np.zeros((len(found), len(self.levels[c]) + 1), dtype=dtype)
+            onehot[np.arange(len(found)), found] = 1
             parts.append(onehot)
         return np.column_stack(parts).astype(dtype, copy=False)
 
@@ -174,7 +180,8 @@ class TabularPreparation:
         return np.where(np.isfinite(x), x, np.nan)
 
     def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._compress(frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan))
+        # read in the working dtype: a float64 copy of a wide frame is not needed
+        return self._compress(frame[self.numeric].to_numpy(dtype=self.dtype, na_value=np.nan))
 
     def _dense(self, raw: np.ndarray) -> np.ndarray:
         """Imputed numeric columns, then a 0/1 flag per column that had missing values."""
@@ -241,9 +248,13 @@ def _codes(values: Sequence[Any] | np.ndarray, levels: list[str]) -> np.ndarray:
         return np.array(
             [index.get(MISSING if v is None else str(v), other) for v in values], dtype=np.intp
         )
-    text = pd.Series(values, dtype="string").fillna(MISSING).to_numpy(dtype=object)
-    codes = pd.Index(levels, dtype=object).get_indexer(pd.Index(text)).astype(np.intp)
-    return np.where(codes < 0, len(levels), codes)
+    return _level_codes(pd.Series(values, dtype="string").fillna(MISSING), levels)
+
+
+def _level_codes(text: pd.Series, levels: list[str]) -> np.ndarray:
+    """:func:`_codes` of a text column already holding ``"<missing>"`` for missing values."""
+    codes = pd.Index(levels, dtype=object).get_indexer(pd.Index(text.to_numpy(dtype=object)))
+    return np.where(codes < 0, len(levels), codes).astype(np.intp)
 
 
 def _text(values: pd.Series) -> pd.Series:

@@ -493,7 +493,7 @@ def _schema(
         if not pd.api.types.is_numeric_dtype(frame[col]):
             entry["levels"] = sorted(frame[col].dropna().astype(str).unique().tolist())[:1000]
         if col in meaning:
-            entry["info"] = {k: v for k, v in meaning[col].to_json().items() if k != "name"}
+            entry["info"] = meaning[col].entry()
         out.append(entry)
     return out
 

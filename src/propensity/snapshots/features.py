@@ -86,6 +86,10 @@ class FeatureInfo(BaseModel):
         """JSON-ready data without the empty fields."""
         return self.model_dump(exclude_none=True)
 
+    def entry(self) -> dict[str, Any]:
+        """A manifest entry's ``info``: :meth:`to_json` less the name, which the entry holds."""
+        return self.model_dump(exclude_none=True, exclude={"name"})
+
 
 def infos_from_manifest(features: list[dict[str, Any]]) -> dict[str, FeatureInfo]:
     """The infos in a frame or bundle manifest's ``features`` list, by name.

@@ -168,7 +168,7 @@ def _info(plan: FramePlan | None, feature: str) -> dict[str, Any]:
     found = None if plan is None else plan.info.get(feature)
     if found is None:
         return {}
-    return {"info": {k: v for k, v in found.to_json().items() if k != "name"}}
+    return {"info": found.entry()}
 
 
 def _size(path: Path) -> int:

@@ -148,9 +148,14 @@ class LightGBMCandidate(Candidate):
         self.categorical_ = [
             c for c in self.features_ if not pd.api.types.is_numeric_dtype(train[c])
         ]
-        self.levels_ = {
-            c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in self.categorical_
-        }
+        self._set_levels(
+            {c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in self.categorical_}
+        )
+
+    def _set_levels(self, levels: dict[str, list[str]]) -> None:
+        """The levels of each text column, and each level's category code (for the service)."""
+        self.levels_ = levels
+        self.codes_ = {c: {str(v): n for n, v in enumerate(found)} for c, found in levels.items()}
 
     def _probe(self, params: dict[str, Any], train: pd.DataFrame, valid: pd.DataFrame) -> int:
         import lightgbm as lgb
@@ -176,17 +181,10 @@ class LightGBMCandidate(Candidate):
 
     def score_records(self, records: Records) -> np.ndarray:
         """A NumPy row per record straight into LightGBM (text levels as category codes)."""
-        codes = getattr(self, "_codes", None)
-        if codes is None:
-            codes = {
-                c: {str(level): n for n, level in enumerate(levels)}
-                for c, levels in self.levels_.items()
-            }
-            self._codes = codes
         x = records.numbers(self.features_)
         for c in self.categorical_:
             i = self.features_.index(c)
-            found = codes[c]
+            found = self.codes_[c]
             for r, value in enumerate(records.texts(c)):
                 code = None if value is None else found.get(str(value))
                 x[r, i] = np.nan if code is None else code
@@ -234,7 +232,7 @@ class LightGBMCandidate(Candidate):
 
         model = cls(key=data["key"], task=str(data.get("task", "binary")))
         model.features_, model.categorical_ = list(data["features"]), list(data["categorical"])
-        model.levels_ = {k: list(v) for k, v in data["levels"].items()}
+        model._set_levels({k: [str(v) for v in found] for k, found in data["levels"].items()})
         model.rounds_ = int(data["rounds"])
         model.model_ = lgb.Booster(model_str=model_text)
         return model
