@@ -1,7 +1,8 @@
 """Backtest candidates round by round and collect their metrics.
 
 A round is one judged set of rows with the rows a model may learn from before it: in time
-mode a rolling-origin fold by cutoff, in table mode a stratified holdout.
+mode a rolling-origin fold by cutoff (or, when the history is short, a fold judging held-out
+customers), in table mode a stratified holdout.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from propensity.errors import DataError
-from propensity.modeling.backtest import Fold, Split, inner_split
+from propensity.modeling.backtest import (
+    PARTS,
+    STOPPING,
+    Fold,
+    Split,
+    customer_draws,
+    customer_parts,
+    inner_split,
+)
 from propensity.modeling.candidates import Candidate
 from propensity.modeling.metrics import classification_report, regression_report
 
@@ -51,11 +60,14 @@ class Round:
     """Positions of the rows to learn from, to stop early on, and to judge.
 
     ``train`` holds every learning row; ``inner`` leaves out the rows whose label windows
-    reach the stopping rows ``stop`` (time mode) or are the stopping rows (table mode).
+    reach the stopping rows ``stop`` (time mode), or the stopping customers' rows (time
+    mode with no later cutoff to stop on), or the stopping rows (table mode).
 
-    ``name`` is the judged cutoff (time mode) or ``holdout N`` (table mode); ``test`` marks
-    the final round, which only reports and never chooses. Rounds hold row positions, not
-    copies, so that only one round's rows are in memory at a time.
+    ``name`` is the judged cutoff (time mode; followed by ``validation customers`` or
+    ``test customers`` when the round judges a held-out part of the customers) or
+    ``holdout N`` (table mode); ``test`` marks the final round, which only reports and
+    never chooses. Rounds hold row positions, not copies, so that only one round's rows are
+    in memory at a time.
     """
 
     name: str
@@ -115,28 +127,73 @@ def cutoff_dates(frame: pd.DataFrame) -> np.ndarray:
 
 
 def fold_positions(
-    cutoffs: np.ndarray, fold: Fold, horizon_days: int
+    cutoffs: np.ndarray,
+    fold: Fold,
+    horizon_days: int,
+    *,
+    keys: np.ndarray | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Positions of a fold's learning, inner learning, early-stopping and judged rows.
 
-    ``horizon_days`` includes any gap. See :func:`inner_split` for the stopping rows.
+    ``horizon_days`` includes any gap. The stopping rows are the latest training cutoff's
+    when an earlier cutoff's label window ends by it (:func:`inner_split`); otherwise, with
+    ``keys``, a tenth of the learning customers (:data:`STOPPING`), never learned from
+    before stopping. Without ``keys`` there is then nothing to stop on (``None``). A fold
+    by customers needs ``keys``; ``seed`` salts the customer draws.
     """
-    judged = np.flatnonzero(cutoffs == np.datetime64(fold.valid, "D"))
-    days = np.array(list(fold.train), dtype="datetime64[D]")
-    train = np.flatnonzero(np.isin(cutoffs, days))
+    customers = None if keys is None else _Customers.of(keys, seed)
+    return _positions(cutoffs, fold, horizon_days, customers)
+
+
+@dataclass(frozen=True)
+class _Customers:
+    """Per row: the held-out part of its customer, and whether it is among the stoppers."""
+
+    part: np.ndarray
+    stopping: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray, seed: int) -> _Customers:
+        return cls(customer_parts(keys, seed), customer_draws(keys, seed, "stopping") < STOPPING)
+
+
+def _positions(
+    cutoffs: np.ndarray, fold: Fold, horizon_days: int, customers: _Customers | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    judged = cutoffs == np.datetime64(fold.valid, "D")
+    learn = np.isin(cutoffs, np.array(list(fold.train), dtype="datetime64[D]"))
+    if fold.leave_out:
+        if customers is None:
+            raise ValueError(f"fold {fold.name}: a fold by customers needs the customer keys")
+        if fold.judge is not None:
+            judged &= customers.part == PARTS[fold.judge]
+        learn &= ~np.isin(customers.part, [PARTS[p] for p in fold.leave_out])
+    train, at = np.flatnonzero(learn), np.flatnonzero(judged)
     fit_on, stop_at = inner_split(list(fold.train), horizon_days)
-    if stop_at is None:
-        return train, train, None, judged
-    inner = np.flatnonzero(np.isin(cutoffs, np.array(fit_on, dtype="datetime64[D]")))
-    stop = np.flatnonzero(cutoffs == np.datetime64(stop_at, "D"))
-    return train, inner, stop, judged
+    if stop_at is not None:
+        days = np.array(fit_on, dtype="datetime64[D]")
+        inner = np.flatnonzero(learn & np.isin(cutoffs, days))
+        stop = np.flatnonzero(learn & (cutoffs == np.datetime64(stop_at, "D")))
+        return train, inner, stop, at
+    if customers is None:
+        return train, train, None, at
+    # no later cutoff to stop on: stop on customers the inner rows never include
+    inner = np.flatnonzero(learn & ~customers.stopping)
+    stop = np.flatnonzero(learn & customers.stopping)
+    if not len(inner) or not len(stop):
+        return train, train, None, at
+    return train, inner, stop, at
 
 
 def fold_frames(
-    frame: pd.DataFrame, fold: Fold, horizon_days: int
+    frame: pd.DataFrame, fold: Fold, horizon_days: int, *, key: str | None = None, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
     """Inner learning rows, early-stopping rows and judged rows of one fold."""
-    _, inner, stop, judged = fold_positions(cutoff_dates(frame), fold, horizon_days)
+    keys = None if key is None else frame[key].to_numpy()
+    _, inner, stop, judged = fold_positions(
+        cutoff_dates(frame), fold, horizon_days, keys=keys, seed=seed
+    )
     return frame.iloc[inner], None if stop is None else frame.iloc[stop], frame.iloc[judged]
 
 
@@ -147,18 +204,35 @@ def time_rounds(
     *,
     max_rows: int | None = None,
     seed: int = 0,
+    key: str | None = None,
 ) -> list[Round]:
-    """The rolling-origin folds of ``split`` as rounds over ``frame``, the test fold last.
+    """The folds of ``split`` as rounds over ``frame``, the test fold last.
 
-    ``frame`` must hold labelled rows only.
+    ``frame`` must hold labelled rows only; ``horizon_days`` includes any gap. ``key``, the
+    customer key column, lets the rounds hold customers out: the folds of a split that
+    fell back to held-out customers need it, and short folds stop early on a tenth of the
+    learning customers (:func:`fold_positions`). ``seed`` salts the customer draws and the
+    row sample (at most ``max_rows`` learning rows per round).
+
+    Raises
+    ------
+    DataError
+        When a fold by customers has no judged or learning rows, or its judged rows (or
+        its learning rows) lack one of the two labels of a yes/no target.
     """
     cutoffs = cutoff_dates(frame)
+    if key is None and split.step != "time":
+        raise ValueError(f"time_rounds: the split is by {split.step!r}; pass the customer key")
+    customers = None if key is None else _Customers.of(frame[key].to_numpy(), seed)
+    y = frame["label"].to_numpy(dtype=float)
     rounds = []
     for fold in (*split.folds, split.test):
-        train, inner, stop, judged = fold_positions(cutoffs, fold, horizon_days)
+        train, inner, stop, judged = _positions(cutoffs, fold, horizon_days, customers)
+        if fold.judge is not None:
+            _check_customers(fold, y, train, judged, frame, key)
         rounds.append(
             Round(
-                str(fold.valid),
+                fold.name,
                 sample_positions(train, max_rows, seed),
                 sample_positions(inner, max_rows, seed),
                 stop,
@@ -167,6 +241,37 @@ def time_rounds(
             )
         )
     return rounds
+
+
+def _check_customers(
+    fold: Fold,
+    y: np.ndarray,
+    train: np.ndarray,
+    judged: np.ndarray,
+    frame: pd.DataFrame,
+    key: str | None,
+) -> None:
+    """Refuse a fold by customers that cannot judge: too few customers, or one label."""
+    customers = frame[key].nunique() if key is not None else 0
+    fix = (
+        f"the frame has {customers} customers; add customers, or cutoffs spanning more "
+        "time (set cutoffs.start earlier) so that folds can be made by time"
+    )
+    yes_no = bool(np.isin(y, (0.0, 1.0)).all())
+    for what, rows in (("judged", judged), ("learning", train)):
+        found = np.unique(y[rows])
+        if not len(rows):
+            seen = "no row"
+        elif len(rows) == 1:
+            seen = "only 1 row"
+        elif yes_no and len(found) < 2:
+            seen = f"{len(rows)} rows, every one labelled {found[0]:g}"
+        else:
+            continue
+        raise DataError(
+            f"backtest: the history is too short for folds by time, so rounds judge held-out "
+            f"customers, but the {what} rows of {fold.name} have {seen}; {fix}"
+        )
 
 
 def _stratified_parts(y: np.ndarray, parts: int, rng: np.random.Generator) -> np.ndarray:
@@ -257,11 +362,14 @@ def evaluate(
     split: Split,
     horizon_days: int,
     on_fit: Callable[[str, str], None] | None = None,
+    *,
+    key: str | None = None,
+    seed: int = 0,
 ) -> list[FoldResult]:
     """Fit and judge every candidate on every fold of ``split``, the test fold last.
 
-    Only rows with a label take part.
+    Only rows with a label take part; ``key`` and ``seed`` as in :func:`time_rounds`.
     """
     labeled = frame[frame["label"].notna()]
-    rounds = time_rounds(labeled, split, horizon_days)
+    rounds = time_rounds(labeled, split, horizon_days, key=key, seed=seed)
     return run_rounds(candidates, rounds, labeled, on_fit=on_fit)
