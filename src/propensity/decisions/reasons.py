@@ -9,6 +9,7 @@ own inputs for the recency rule and BG/NBD, and a linear approximation of anythi
 
 from __future__ import annotations
 
+import calendar
 import logging
 import math
 import re
@@ -119,6 +120,8 @@ def _meaning(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None) -
         return _Feature(feature, "days_since", what=_words(_slug(found.column or feature)))
     if family == "column":
         return _Feature(feature, "column", what=_words(feature))
+    if family == "calendar":
+        return _Feature(feature, "calendar", what=found.column or "")
     source = _words(_slug(found.source or ""))
     one = _singular(source)
     if family in ("sum", "mean", "max", "sum_trend"):
@@ -322,6 +325,8 @@ def _render(f: _Feature, value: object, typical: object) -> str:
         if _missing(value):
             return f"no {f.what} yet"
         return f"{f.what} {_days(value)} ago{_typical(typical)}"
+    if family == "calendar":
+        return _calendar_sentence(f.what, value, typical)
     shown = f.what if family == "column" else f.name
     if isinstance(value, str) or isinstance(typical, str):
         text = "unknown" if _missing(value) else str(value)
@@ -374,6 +379,40 @@ def describe(
     return _render(_meaning(feature, spec, info), value, typical)
 
 
+_CALENDAR_LABELS = {
+    "month": "month of the cutoff",
+    "quarter": "quarter of the cutoff",
+    "day_of_year": "day of the year of the cutoff",
+    "month_sin": "time of year (sine of the month)",
+    "month_cos": "time of year (cosine of the month)",
+    "days_to_next_holiday": "days to the next holiday",
+    "days_since_last_holiday": "days since the last holiday",
+}
+
+
+def _calendar_sentence(part: str, value: object, typical: object) -> str:
+    """The cutoff's calendar in words; no "typical" month: a median month means little."""
+    if part == "days_to_next_holiday":
+        if _missing(value):
+            return "no holiday listed after the cutoff"
+        if _num(value) == "0":
+            return "the cutoff is a holiday"
+        return f"next holiday in {_days(value)}{_typical(typical)}"
+    if part == "days_since_last_holiday":
+        if _missing(value):
+            return "no holiday listed before the cutoff"
+        return f"last holiday {_days(value)} ago{_typical(typical)}"
+    if _missing(value):
+        return f"{_CALENDAR_LABELS.get(part, part)} unknown"
+    if part == "month":
+        return f"cutoff in {calendar.month_name[int(float(str(value)))]}"
+    if part == "quarter":
+        return f"cutoff in quarter {_num(value)}"
+    if part == "day_of_year":
+        return f"cutoff on day {_num(value)} of the year"
+    return f"time of year (month on a circle): {_num(value)}"
+
+
 def label(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None = None) -> str:
     """A short name for a feature, for chart axes: "orders in the last 90 days"."""
     f = _meaning(feature, spec, info)
@@ -389,6 +428,7 @@ def label(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None = Non
         "tenure": "days as a customer",
         "days_since": f"days since {f.what}",
         "column": f.what,
+        "calendar": _CALENDAR_LABELS.get(f.what, feature),
         "unknown": feature,
     }
     if f.family in fixed:

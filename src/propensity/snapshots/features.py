@@ -44,6 +44,8 @@ Family = Literal[
     "tenure",
     "days_since",
     "column",
+    # the cutoff's own calendar (month, quarter, days to a holiday)
+    "calendar",
 ]
 FAMILIES: tuple[str, ...] = Family.__args__  # type: ignore[attr-defined]
 
