@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 SPEC_FILE = "propensity.toml"
+#: learning rows x (validation folds + 1) that `backtest.folds = "auto"` allows
+AUTO_FOLD_ROWS = 1_000_000
 
 _UNIT_DAYS = {"d": 1, "w": 7, "mo": 30, "y": 365}
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
@@ -228,6 +231,50 @@ class FeaturesSection(_Section):
     trends: bool = True
     max_levels: int = Field(default=10, ge=1, le=100)
 
+    @staticmethod
+    def _holiday_dates(value: object) -> object:
+        """ISO dates (or TOML dates), sorted and once each; anything else is refused."""
+        if not isinstance(value, list | tuple):
+            raise PydanticCustomError(
+                "holidays",
+                '{value} is not a list of dates; write e.g. holidays = ["2024-12-25"]',
+                {"value": repr(value)},
+            )
+        days = set()
+        for item in value:
+            day = None
+            if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+                day = item
+            elif isinstance(item, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", item.strip()):
+                try:
+                    day = dt.date.fromisoformat(item.strip())
+                except ValueError:
+                    day = None
+            if day is None:
+                raise PydanticCustomError(
+                    "holiday_date",
+                    '{value} is not a date; write each holiday as an ISO date, e.g. "2024-12-25"',
+                    {"value": repr(item)},
+                )
+            days.add(day)
+        return sorted(days)
+
+    @staticmethod
+    def _calendar_switch(value: object) -> object:
+        if value is True or value is False or value == "auto":
+            return value
+        raise PydanticCustomError(
+            "calendar",
+            '{value} is not allowed; write true, false or "auto"',
+            {"value": repr(value)},
+        )
+
+    #: month, quarter, day of the year of each cutoff; "auto": when the events span > 1 year
+    calendar: Annotated[Literal[True, False, "auto"], BeforeValidator(_calendar_switch)] = "auto"
+    #: days to the next and since the last of these dates, at each cutoff (each date once:
+    #: list every year you need)
+    holidays: Annotated[list[dt.date], BeforeValidator(_holiday_dates)] = []
+
 
 class Tier(_Section):
     """``[policy.tiers.NAME]``: customers at or above a probability and what to do."""
@@ -262,8 +309,29 @@ class EngineSection(_Section):
 class BacktestSection(_Section):
     """``[backtest]``: how cutoffs are split into training and validation folds."""
 
-    folds: int = Field(default=3, ge=1, le=24)
+    #: "auto": six validation folds on small frames, down to three on large ones
+    folds: int | Literal["auto"] = "auto"
     gap: DurationField | None = None
+
+    @field_validator("folds")
+    @classmethod
+    def _folds_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 24:
+            raise ValueError(f'{value} validation folds: choose 1 to 24, or "auto"')
+        return value
+
+    def fold_count(self, rows: int, *, table: bool = False) -> int:
+        """The validation folds to run: ``folds``, or for "auto" 3 to 6 by the frame's size.
+
+        "auto" runs as many folds as :data:`AUTO_FOLD_ROWS` learning rows allow (each
+        round learns from about all ``rows``), at least three and at most six; in table
+        mode three.
+        """
+        if isinstance(self.folds, int):
+            return self.folds
+        if table:  # each holdout part shrinks as the parts multiply
+            return 3
+        return max(3, min(6, AUTO_FOLD_ROWS // max(rows, 1) - 1))
 
 
 class TrainSection(_Section):

@@ -5,6 +5,7 @@ from propensity.errors import DataError
 from propensity.modeling.calibration import (
     IsotonicCalibrator,
     PlattCalibrator,
+    SlopeCalibrator,
     calibrator_from_dict,
     choose_calibrator,
 )
@@ -73,7 +74,8 @@ def test_out_of_time_judgement_refuses_a_calibrator_that_does_not_carry_over():
     swinging = [fold(1.0), fold(-1.0), fold(1.0)]
     _chosen, report = choose_calibrator(*swinging[-1], history=swinging[:-1])
     assert report["judged"].startswith("out of time")
-    assert report["method"] == "none"
+    # what carries over is what learns no level: none, or the slope alone (about 1 here)
+    assert report["method"] in ("none", "slope")
     assert report["judged_log_loss"]["none"] < report["judged_log_loss"]["platt"]
     # a steady distortion carries over: Platt learns it
     steady = []
@@ -99,3 +101,46 @@ def test_round_trip_and_errors():
         choose_calibrator([0.1, 0.2], [1, 1])
     with pytest.raises(DataError, match="2 scores but 1 labels"):
         PlattCalibrator().fit([0.1, 0.2], [1])
+
+
+def test_slope_calibration_sharpens_without_moving_the_level():
+    rng = np.random.default_rng(5)
+    z = rng.normal(0, 1.0, 40_000)
+    y = (rng.random(z.size) < expit(2 * z)).astype(float)  # the scores are too timid
+    slope = SlopeCalibrator().fit(expit(z), y)
+    assert 1.8 < slope.a_ < 2.2
+    np.testing.assert_allclose(slope.predict([0.5]), [0.5])  # no level of its own
+    again = calibrator_from_dict(slope.to_dict())
+    np.testing.assert_allclose(again.predict([0.2, 0.9]), slope.predict([0.2, 0.9]))
+
+
+def test_a_calibrator_that_fails_on_the_same_season_a_year_earlier_is_refused():
+    rng = np.random.default_rng(11)
+
+    def fold(shift, n=20_000):
+        z = rng.normal(0, 1.5, n)
+        return expit(z), (rng.random(n) < expit(z + shift)).astype(float)
+
+    # off-season folds agree with each other: Platt learns their shift and carries over
+    # from fold to fold, but the same season a year before has the opposite shift
+    folds = [fold(0.8), fold(0.8), fold(0.8)]
+    _chosen, plain = choose_calibrator(*folds[-1], history=folds[:-1])
+    assert plain["method"] in ("platt", "isotonic")
+    _chosen, report = choose_calibrator(*folds[-1], history=folds[:-1], season=fold(-0.8))
+    assert report["method"] in ("none", "slope")
+    assert "refused" in report["judged"]
+    carried = report["season_log_loss"]
+    assert carried["platt"] > carried["none"]
+
+
+def test_a_model_that_expects_another_base_rate_keeps_its_level():
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 1.5, 20_000)
+    folds = [(expit(z), (rng.random(z.size) < expit(z + 0.8)).astype(float)) for _ in range(3)]
+    target = expit(rng.normal(-1.0, 1.5, 5_000))  # where it is applied, the model expects less
+    _chosen, report = choose_calibrator(*folds[-1], history=folds[:-1], target=target)
+    assert report["shift"]["level_refused"] is True
+    assert report["method"] in ("none", "slope")
+    _chosen, report = choose_calibrator(*folds[-1], history=folds[:-1], target=folds[-1][0])
+    assert report["shift"]["level_refused"] is False
+    assert report["method"] in ("platt", "isotonic")

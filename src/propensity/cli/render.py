@@ -269,6 +269,23 @@ def leaderboard(name: str, result: TrainResult) -> None:
             highlight=False,
         )
     out.print(f"chosen: [bold]{result.chosen}[/] ({escape(result.reason)})", soft_wrap=True)
+    blended = next((r for r in result.leaderboard if r.get("weights")), None)
+    if blended is not None:
+        saved = ", ".join(f"{k} {v:.2f}" for k, v in blended["weights"]["final"].items())
+        out.print(f"{blended['candidate']} weights: {saved}", highlight=False)
+    if result.rules:
+        rules = Table(title="what each rule would have chosen (regret on the test cutoff)")
+        regret_heads = (f"regret\n{heads.get(metric, metric)}", "regret\nlog loss")
+        for col in ("rule", "picks", *regret_heads):
+            rules.add_column(col, justify="left" if col in ("rule", "picks") else "right")
+        for r in result.rules:
+            rules.add_row(
+                r["rule"],
+                r["candidate"],
+                f"{r['regret']:.3f}",
+                f"{r['regret_log_loss']:.3f}" if "regret_log_loss" in r else "-",
+            )
+        out.print(rules)
     test = result.test
     if result.task == "binary":
         cal = result.calibration

@@ -17,6 +17,7 @@ __all__ = [
     "IsotonicCalibrator",
     "NoCalibration",
     "PlattCalibrator",
+    "SlopeCalibrator",
     "calibrator_from_dict",
     "choose_calibrator",
 ]
@@ -24,6 +25,10 @@ __all__ = [
 _EPS = 1e-6
 #: the least probability isotonic calibration gives (and 1 minus it the most)
 _FLOOR = 1e-3
+#: how far the model's mean score where a calibrator is applied may move from its mean
+#: score where the calibrator was learned before a calibrator that learns the level is
+#: refused (the model expects another base rate there: a season, a campaign)
+SEASON_SHIFT = 0.05
 
 
 def _clean(p: npt.ArrayLike, y: npt.ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -102,6 +107,40 @@ class PlattCalibrator(Calibrator):
         return {"kind": self.kind, "a": self.a_, "b": self.b_}
 
 
+class SlopeCalibrator(Calibrator):
+    """``sigmoid(a * logit(p))``: sharpens or softens the scores, keeps their level.
+
+    Platt scaling without the intercept. It corrects a model that is over- or
+    under-confident and carries across a base rate that moves with the season, because
+    it learns no base rate of its own.
+    """
+
+    kind = "slope"
+
+    def fit(self, p: npt.ArrayLike, y: npt.ArrayLike) -> SlopeCalibrator:
+        """Fit ``a`` by minimising log loss."""
+        from scipy.optimize import minimize_scalar
+
+        p_arr, y_arr = _clean(p, y)
+        z = _logit(p_arr)
+
+        def loss(a: float) -> float:
+            q = np.clip(1.0 / (1.0 + np.exp(-a * z)), 1e-12, 1 - 1e-12)
+            return -float(np.mean(y_arr * np.log(q) + (1 - y_arr) * np.log(1 - q)))
+
+        self.a_ = float(minimize_scalar(loss, bounds=(0.05, 20.0), method="bounded").x)
+        return self
+
+    def predict(self, p: npt.ArrayLike) -> np.ndarray:
+        """Calibrated probabilities."""
+        z = _logit(_clean(p)[0])
+        return np.asarray(1.0 / (1.0 + np.exp(-self.a_ * z)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {"kind": self.kind, "a": self.a_}
+
+
 class IsotonicCalibrator(Calibrator):
     """A non-decreasing step-wise map (scikit-learn's ``IsotonicRegression``), interpolated."""
 
@@ -146,6 +185,10 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
         platt = PlattCalibrator()
         platt.a_, platt.b_ = float(data["a"]), float(data["b"])
         return platt
+    if kind == "slope":
+        slope = SlopeCalibrator()
+        slope.a_ = float(data["a"])
+        return slope
     if kind == "isotonic":
         iso = IsotonicCalibrator()
         iso.x_, iso.y_ = [float(v) for v in data["x"]], [float(v) for v in data["y"]]
@@ -153,15 +196,19 @@ def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
             raise DataError("calibration: isotonic map has mismatched or empty points")
         return iso
     raise DataError(
-        f"calibration: unknown calibrator kind {kind!r}; known: identity, none, platt, isotonic"
+        f"calibration: unknown calibrator kind {kind!r}; "
+        "known: identity, none, platt, slope, isotonic"
     )
 
 
 _METHODS: dict[str, type[Calibrator]] = {
     "none": Calibrator,
     "platt": PlattCalibrator,
+    "slope": SlopeCalibrator,
     "isotonic": IsotonicCalibrator,
 }
+#: the methods that learn the base rate of the rows they are fitted on
+_LEVEL = ("platt", "isotonic")
 
 
 def choose_calibrator(
@@ -170,8 +217,10 @@ def choose_calibrator(
     *,
     seed: int = 0,
     history: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]] = (),
+    target: npt.ArrayLike | None = None,
+    season: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> tuple[Calibrator, dict[str, Any]]:
-    """Pick no calibration, Platt or isotonic, then fit the winner on the latest fold.
+    """Pick no calibration, Platt, slope or isotonic, then fit the winner on the latest fold.
 
     Parameters
     ----------
@@ -184,8 +233,21 @@ def choose_calibrator(
         method is judged out of time, the way it will be used: fitted on one fold and
         scored on the next, each fold's scores coming from its own model. A base rate that
         moves between folds then shows up as a calibrator that does not carry over, and
-        "none" can win. Without them, each method is fitted on one half of the latest fold
-        and scored on the other, both ways.
+        "none" can win. Each method is fitted on every fold and scored on every later one
+        (not only the next), so a calibrator must also carry across longer gaps. Without
+        them, each method is fitted on one half of the latest fold and scored on the
+        other, both ways.
+    target
+        The raw scores of the rows the calibrator will be applied to (no labels). When
+        the model's mean score there differs from its mean on the latest fold by more
+        than :data:`SEASON_SHIFT`, the model expects another base rate there (a season):
+        the methods that learn the level of the latest fold (Platt, isotonic) would undo
+        that, and only "none" and "slope" compete.
+    season
+        Scores and outcomes of the same season a year before the rows the calibrator will
+        be applied to, from a model that learned only from earlier labels. Each method is
+        fitted on the latest fold and scored there: one that does worse than no
+        calibration does not carry across seasons and is refused.
 
     Returns
     -------
@@ -200,11 +262,11 @@ def choose_calibrator(
     folds = [f for f in folds[:-1] if len(np.unique(f[1])) == 2] + [folds[-1]]
     scores: dict[str, float] = {}
     if len(folds) > 1:
-        judged = "out of time: fitted on each validation fold, scored on the next"
+        judged = "out of time: fitted on each validation fold, scored on every later one"
         for kind, make in _METHODS.items():
             losses = [
                 log_loss(later[1], make().fit(*earlier).predict(later[0]))
-                for earlier, later in itertools.pairwise(folds)
+                for earlier, later in itertools.combinations(folds, 2)
             ]
             scores[kind] = float(np.mean(losses))
     else:
@@ -216,7 +278,34 @@ def choose_calibrator(
             for fit in (half, ~half):
                 out[~fit] = make().fit(p_arr[fit], y_arr[fit]).predict(p_arr[~fit])
             scores[kind] = log_loss(y_arr, out)
-    winner = min(scores, key=lambda k: scores[k])
+    shift: dict[str, Any] | None = None
+    eligible = dict(scores)
+    if target is not None:
+        at = float(np.mean(np.clip(_clean(target)[0], 0.0, 1.0)))
+        here = float(np.mean(np.clip(p_arr, 0.0, 1.0)))
+        moved = abs(at - here) > SEASON_SHIFT
+        shift = {"fold_mean_score": here, "target_mean_score": at, "level_refused": moved}
+        if moved:
+            eligible = {k: v for k, v in scores.items() if k not in _LEVEL}
+            judged += (
+                f"; the model's mean score moves from {here:.3f} to {at:.3f} where it is "
+                "applied, so calibrators that learn the level (platt, isotonic) are refused"
+            )
+    carried: dict[str, float] | None = None
+    if season is not None:
+        sp, sy = _clean(*season)
+        carried = {
+            kind: log_loss(sy, make().fit(p_arr, y_arr).predict(sp))
+            for kind, make in _METHODS.items()
+        }
+        refused = [k for k in eligible if k != "none" and carried[k] > carried["none"]]
+        eligible = {k: v for k, v in eligible.items() if k not in refused}
+        if refused:
+            judged += (
+                f"; {', '.join(refused)} refused: fitted on the latest fold, worse than none "
+                "on the same season a year earlier"
+            )
+    winner = min(eligible, key=lambda k: eligible[k])
     chosen = _METHODS[winner]().fit(p_arr, y_arr)
     after = chosen.predict(p_arr)
     raw = np.clip(p_arr, 0.0, 1.0)
@@ -224,6 +313,8 @@ def choose_calibrator(
         "method": winner,
         "judged": judged,
         "judged_log_loss": scores,
+        "shift": shift,
+        "season_log_loss": carried,
         "before": {
             "brier": brier_loss(y_arr, raw),
             "log_loss": log_loss(y_arr, raw),

@@ -53,6 +53,10 @@ class BundleManifest(BaseModel):
     candidate: str | None = None
     reason: str | None = None
     leaderboard: list[dict[str, Any]] = []
+    #: what each choice rule would have picked and its regret on the test round
+    rules: list[dict[str, Any]] = []
+    #: the validation folds run (``backtest.folds``, or what "auto" made of it)
+    folds: int | None = None
     skipped: dict[str, str] = {}
     calibration: dict[str, Any] = {}
     test: dict[str, Any] = {}

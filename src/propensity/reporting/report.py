@@ -107,6 +107,7 @@ class Report:
             "reason": manifest.reason,
             "metric": manifest.metric or "roc_auc",
             "leaderboard": manifest.leaderboard,
+            "rules": manifest.rules,
             "skipped": manifest.skipped,
             "calibration": manifest.calibration,
             "test": manifest.test,

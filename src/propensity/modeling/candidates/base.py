@@ -256,6 +256,7 @@ _BUILT_IN = (
     "propensity.modeling.candidates.linear",
     "propensity.modeling.candidates.trees",
     "propensity.modeling.network",
+    "propensity.modeling.candidates.ensemble",
 )
 
 
