@@ -82,7 +82,9 @@ def main() -> None:
     keras = "--keras" in sys.argv
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        names = '"prior", "recency", "bgnbd", "logistic", "lightgbm", "ensemble"' + (', "keras"' * keras)
+        names = '"prior", "recency", "bgnbd", "logistic", "lightgbm", "ensemble"' + (
+            ', "keras"' * keras
+        )
         (root / "propensity.toml").write_text(SPEC + f"\n[train]\ncandidates = [{names}]\n")
         project = Project.load(root)
         started = time.perf_counter()

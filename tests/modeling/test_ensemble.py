@@ -71,14 +71,16 @@ def test_the_ensemble_saves_scores_and_explains_like_its_members(tmp_path):
         LightGBMCandidate(key="id", seed=0, threads=1, max_rounds=50),
     ]
     ensemble = EnsembleCandidate(key="id", members=members).fit_round(train, train, stop)
-    assert ensemble.weights_ is not None and sum(ensemble.weights_) == pytest.approx(1.0)
+    assert ensemble.weights_ is not None
+    assert sum(ensemble.weights_) == pytest.approx(1.0)
     p = ensemble.predict(judged)
     kept = [(m, w) for m, w in zip(members, ensemble.weights_, strict=True) if w > 0]
     np.testing.assert_allclose(
         p, blend([m.predict(judged) for m, _ in kept], [w for _, w in kept], "binary")
     )
     parts = ensemble.contributions(judged, {})
-    assert parts is not None and set(parts.columns) == {"x1", "x2"}
+    assert parts is not None
+    assert set(parts.columns) == {"x1", "x2"}
     # the blend is linear in the members' log-odds: so are its contributions
     expected = sum(w * m.contributions(judged, {}) for m, w in kept)
     np.testing.assert_allclose(parts.to_numpy(), expected[parts.columns].to_numpy())
@@ -113,7 +115,8 @@ def test_the_choice_weighs_log_loss_and_reports_the_regret():
     assert old["candidate"] == "logistic"
     rules = regret(board, [], "roc_auc", 0.005, "lightgbm")
     by = {r["rule"]: r for r in rules}
-    assert rules[0]["candidate"] == "lightgbm" and rules[0]["regret"] == 0
+    assert rules[0]["candidate"] == "lightgbm"
+    assert rules[0]["regret"] == 0
     alone = by["simplest within the tolerance on roc_auc alone"]
     assert alone["candidate"] == "logistic"
     assert alone["regret"] == pytest.approx(0.02)
