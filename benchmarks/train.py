@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NO_KERAS = '["prior", "recency", "bgnbd", "logistic", "lightgbm"]'
+NO_KERAS = '["prior", "recency", "bgnbd", "logistic", "lightgbm", "ensemble"]'
 
 
 def make_project(folder: Path, customers: int, keras: bool, threads: int | None) -> None:

@@ -1,6 +1,7 @@
 """Candidates and the backtest on a synthetic frame with a known signal."""
 
 import datetime as dt
+import json
 import os
 
 import numpy as np
@@ -9,17 +10,25 @@ import pytest
 
 from propensity.errors import DataError
 from propensity.modeling.backtest import rolling_folds
+from propensity.modeling.bundle import load_bundle, save_bundle
+from propensity.modeling.calibration import NoCalibration
 from propensity.modeling.candidates import (
     BGNBDCandidate,
     LightGBMCandidate,
     LogisticCandidate,
     PriorCandidate,
     RecencyCandidate,
+    Setting,
+    feature_columns,
 )
+from propensity.modeling.candidates.trees import positive_weight, unweight
 from propensity.modeling.evaluate import evaluate, fold_frames
+from propensity.modeling.metrics import classification_report
 from propensity.modeling.training import default_candidates
 from propensity.spec import Spec
 from tests.conftest import shop_spec
+from tests.modeling.test_segmented import CUTOFFS as SHOP_CUTOFFS
+from tests.modeling.test_segmented import FrameRecords, shop_frame
 
 CUTOFFS = [dt.date(2024, m, 1) for m in range(1, 11)]
 
@@ -120,3 +129,92 @@ def test_engine_threads_reach_lightgbm(threads, expected):
     lightgbm.rounds = 5
     text = lightgbm.fit(frame).model_text()
     assert f"[num_threads: {expected}]" in text
+
+
+# -- rare targets, ratios and encodings in the trees ---------------------------------------
+
+
+def test_unweighting_undoes_the_prior_shift_exactly():
+    y = np.array([1.0] * 2 + [0.0] * 198)  # a rate of 1 %
+    weight = positive_weight(y)
+    assert weight == pytest.approx((0.05 / 0.95) / (0.01 / 0.99))
+    weighted_rate = weight * 0.01 / (weight * 0.01 + 0.99)
+    assert weighted_rate == pytest.approx(0.05)  # the weighted rows have the rare rate
+    assert unweight(np.array([weighted_rate]), weight)[0] == pytest.approx(0.01)
+    assert positive_weight(np.array([1.0, 0.0, 0.0])) == 1.0  # not rare: no weight
+    q = np.linspace(0.01, 0.99, 9)
+    odds = unweight(q, 3.0) / (1 - unweight(q, 3.0))
+    np.testing.assert_allclose(odds, q / (1 - q) / 3.0)
+
+
+def _rounds(frame, cutoffs):
+    train = frame[frame.cutoff < cutoffs[-1]]
+    inner, stop = train[train.cutoff < cutoffs[-2]], train[train.cutoff == cutoffs[-2]]
+    return train, inner, stop, frame[frame.cutoff == cutoffs[-1]]
+
+
+def test_rare_targets_weight_the_positives_and_stay_probabilities():
+    frame = shop_frame(n=6000, base=-4.5)  # about 2 % churn
+    train, inner, stop, judged = _rounds(frame, SHOP_CUTOFFS)
+    weighted = LightGBMCandidate(key="customer_id", source="orders").fit_round(train, inner, stop)
+    plain = LightGBMCandidate(key="customer_id", source="orders", rare_rate=0.0)
+    plain.fit_round(train, inner, stop)
+    assert weighted.positive_weight_ > 2.0
+    assert plain.positive_weight_ == 1.0
+    assert weighted.to_dict()["positive_weight"] == weighted.positive_weight_
+    p = weighted.predict(judged)
+    rate = judged["label"].mean()
+    assert abs(p.mean() - rate) < 0.25 * rate  # calibrated back to the base rate
+    found = classification_report(judged["label"], p)
+    base = classification_report(judged["label"], plain.predict(judged))
+    assert found["roc_auc"] > base["roc_auc"] - 0.01
+    # TreeSHAP stays exact on the weighted scale; the bias absorbs the shift
+    contribs = weighted.contributions(judged, {})
+    x = weighted._x(judged)
+    bias = weighted.model_.predict(x, pred_contrib=True)[:, -1]
+    z = contribs.sum(axis=1).to_numpy() + bias - np.log(weighted.positive_weight_)
+    np.testing.assert_allclose(1 / (1 + np.exp(-z)), p, rtol=1e-6)
+
+
+def test_trees_read_ratios_and_encodings_the_same_way_in_bundles_and_records(tmp_path):
+    frame = shop_frame(n=1500, base=-4.0)
+    rng = np.random.default_rng(3)
+    frame["zip"] = pd.Series([f"z{v}" for v in rng.integers(0, 40, len(frame))], dtype="string")
+    frame.loc[frame.index[:50], "zip"] = pd.NA
+    train, inner, stop, judged = _rounds(frame, SHOP_CUTOFFS)
+    made = LightGBMCandidate.make(
+        Setting(key="customer_id", task="binary", source="orders", columns=frozenset(frame))
+    )
+    assert isinstance(made, LightGBMCandidate)
+    model = made.fit_round(train, inner, stop)
+    assert [r.name for r in model.ratios_] == [
+        "tickets_per_orders_30d",
+        "tickets_per_orders_365d",
+        "orders_amount_per_active_day_30d",
+        "orders_amount_per_active_day_365d",
+    ]
+    assert list(model.encodings_) == ["zip"]
+    assert model.categorical_ == ["plan"]
+    assert model.positive_weight_ > 1.0
+    assert model.features() == feature_columns(frame, "customer_id")  # the frame's columns
+    contribs = model.contributions(judged, {})
+    assert list(contribs.columns) == model.features()
+    raw = model.model_.predict(model._x(judged), raw_score=True)
+    bias = model.model_.predict(model._x(judged), pred_contrib=True)[:, -1]
+    np.testing.assert_allclose(contribs.sum(axis=1) + bias, raw, atol=1e-6)
+    folder = save_bundle(tmp_path / "v1", model, NoCalibration(), {"version": "v1", "key": "x"})
+    saved = json.loads((folder / "model.json").read_text())
+    assert set(saved["encodings"]["zip"]) == {"values", "prior", "weight"}
+    loaded = load_bundle(folder).candidate
+    np.testing.assert_array_equal(loaded.predict(judged), model.predict(judged))
+    judged = judged.assign(zip=judged["zip"].where(np.arange(len(judged)) % 7 > 0, "unseen"))
+    for rows in (judged.iloc[:3], judged):  # the service's few records and a batch
+        np.testing.assert_allclose(
+            loaded.score_records(FrameRecords(rows)), model.predict(rows), rtol=1e-9
+        )
+    # a bundle saved before ratios, encodings and weights: none of them, same trees
+    old = {k: v for k, v in saved.items() if k not in ("ratios", "encodings", "positive_weight")}
+    again = LightGBMCandidate.from_text(old, model.model_text())
+    assert again.ratios_ == []
+    assert again.encodings_ == {}
+    assert again.positive_weight_ == 1.0

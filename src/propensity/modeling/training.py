@@ -182,7 +182,10 @@ def default_candidates(
             made[name] = found
     wanted = spec.train.candidates
     if wanted is None:
-        return list(made.values()), skipped
+        optional = [n for n, c in made.items() if not type(c).by_default]
+        for name in optional:
+            skipped[name] = "an option: list it in train.candidates to run it"
+        return [c for n, c in made.items() if n not in optional], skipped
     unknown = [w for w in wanted if w not in known]
     if unknown:
         kind = "yes/no" if task == "binary" else "amount"
@@ -414,6 +417,7 @@ def _tune(
     from propensity.modeling.tuning import METRICS, tune_lightgbm
 
     key, seed, threads = spec.entity.key, spec.train.seed, spec.engine.thread_count()
+    source = spec.target.source if spec.target is not None else None
     if metric not in METRICS:  # top-k figures are too coarse to steer a search
         metric = "roc_auc" if task == "binary" else "rmse"
     say(f"tuning lightgbm ({trials} trials, at most {spec.train.tune_seconds:.0f} s)")
@@ -426,10 +430,12 @@ def _tune(
         trials=trials,
         timeout_s=spec.train.tune_seconds,
         seed=seed,
-        make=lambda **kw: LightGBMCandidate(key=key, task=task, seed=seed, threads=threads, **kw),
+        make=lambda **kw: LightGBMCandidate(
+            key=key, task=task, seed=seed, threads=threads, source=source, **kw
+        ),
     )
     candidates[index] = LightGBMCandidate(
-        key=key, task=task, seed=seed, threads=threads, **result.params
+        key=key, task=task, seed=seed, threads=threads, source=source, **result.params
     )
     return {
         "trials": result.trials,

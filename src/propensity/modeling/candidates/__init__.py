@@ -29,6 +29,7 @@ from propensity.modeling.candidates.baselines import (
 )
 from propensity.modeling.candidates.history import BGNBDCandidate
 from propensity.modeling.candidates.linear import LinearCandidate, LogisticCandidate
+from propensity.modeling.candidates.segmented import SegmentedCandidate
 from propensity.modeling.candidates.trees import LightGBMCandidate
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "PriorCandidate",
     "RecencyCandidate",
     "Records",
+    "SegmentedCandidate",
     "Setting",
     "candidate_class",
     "candidate_names",

@@ -173,6 +173,8 @@ class Candidate:
     explanation: ClassVar[str | None] = None
     #: whether :meth:`contributions` reads the typical values (computing them costs a pass)
     uses_typical: ClassVar[bool] = False
+    #: False: runs only when ``[train] candidates`` lists it (an option that costs time)
+    by_default: ClassVar[bool] = True
 
     def __init__(self, *, key: str) -> None:
         self.key = key

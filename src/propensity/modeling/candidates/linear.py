@@ -18,7 +18,7 @@ from propensity.modeling.candidates.base import (
     register,
     require,
 )
-from propensity.modeling.preparation import TabularPreparation
+from propensity.modeling.preparation import TabularPreparation, plan_ratios
 
 __all__ = ["LinearCandidate", "LogisticCandidate"]
 
@@ -28,9 +28,10 @@ class LogisticCandidate(Candidate):
     """Logistic regression on the shared preparation, with class weights.
 
     The preparation (:class:`~propensity.modeling.preparation.TabularPreparation`: median
-    imputation with flags, scaling, one-hot) is NumPy and only the regression is fitted
-    by scikit-learn, so that the whole model is a handful of numbers: it is saved as JSON
-    and scores without scikit-learn.
+    imputation with flags, scaling, one-hot, out-of-fold target encoding of text columns
+    with many levels, ratios across the target's source and the others) is NumPy and only
+    the regression is fitted by scikit-learn, so that the whole model is a handful of
+    numbers: it is saved as JSON and scores without scikit-learn.
     """
 
     name = "logistic"
@@ -41,17 +42,25 @@ class LogisticCandidate(Candidate):
     min_count = 20
 
     def __init__(
-        self, *, key: str, C: float = 1.0, seed: int = 0, max_rows: int | None = 150_000
+        self,
+        *,
+        key: str,
+        C: float = 1.0,
+        seed: int = 0,
+        max_rows: int | None = 150_000,
+        source: str | None = None,
     ) -> None:
         super().__init__(key=key)
         self.C = C
         self.seed = seed
         self.max_rows = max_rows
+        #: the target's events source: ratios are planned around it (None: no ratios)
+        self.source = source
 
     @classmethod
     def make(cls, setting: Setting) -> Candidate | str:
-        """The model with the project's seed."""
-        return cls(key=setting.key, seed=setting.seed)
+        """The model with the project's seed and the target's source (for its ratios)."""
+        return cls(key=setting.key, seed=setting.seed, source=setting.source)
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> LogisticCandidate:
         """Learn the preparation and the coefficients.
@@ -63,13 +72,18 @@ class LogisticCandidate(Candidate):
         if self.max_rows is not None and len(rows) > self.max_rows:
             rng = np.random.default_rng(self.seed)
             rows = rows.iloc[np.sort(rng.choice(len(rows), self.max_rows, replace=False))]
-        self.preparation_ = TabularPreparation.fit(
+        columns = feature_columns(rows, self.key)
+        y = labels(rows)
+        self.preparation_, design = TabularPreparation.fit_transform(
             rows,
-            feature_columns(rows, self.key),
+            columns,
             max_levels=self.max_levels,
             min_count=self.min_count,
+            ratios=plan_ratios(columns, self.source),
+            target=y,
+            groups=_groups(rows, self.key),
         )
-        self._solve(self.preparation_.transform(rows), labels(rows))
+        self._solve(design, y)
         return self
 
     def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -112,21 +126,24 @@ class LogisticCandidate(Candidate):
     def contributions(
         self, frame: pd.DataFrame, typical: Mapping[str, object]
     ) -> pd.DataFrame | None:
-        """Coefficient x prepared value, with flags and one-hot levels summed onto their column.
+        """Coefficient x prepared value, each summed onto the feature it comes from.
 
-        The rows plus the intercept sum to the log-odds (the amount, for ridge).
+        Flags land on their column, one-hot levels and a target encoding on their text
+        column, and a ratio half on each of its two columns. The rows plus the intercept
+        sum to the log-odds (the amount, for ridge).
         """
         prep = self.preparation_
         require(frame, prep.columns, self.name)
         parts = prep.transform(frame) * np.asarray(self.coef_)
-        n_num = len(prep.numeric)
-        out = np.empty((len(frame), n_num + len(prep.categorical)))
-        out[:, :n_num] = parts[:, :n_num]
-        position = {c: j for j, c in enumerate(prep.numeric)}
-        for j, c in enumerate(prep.flags):
-            out[:, position[c]] += parts[:, n_num + j]
-        for i, c in enumerate(prep.categorical):
-            out[:, n_num + i] = parts[:, prep.block(c)].sum(axis=1)
+        out = np.zeros((len(frame), len(prep.columns)))
+        position = {c: j for j, c in enumerate(prep.columns)}
+        dense = prep.dense_names
+        for j, name in enumerate([*dense, *prep.flags]):
+            inputs = prep.inputs_of(name)
+            for c in inputs:
+                out[:, position[c]] += parts[:, j] / len(inputs)
+        for c in prep.onehot:
+            out[:, position[c]] += parts[:, prep.block(c)].sum(axis=1)
         result = pd.DataFrame(out, columns=prep.columns, index=frame.index)
         known = set(prep.columns)
         return result[[c for c in frame.columns if c in known]]  # the frame's column order
@@ -170,3 +187,8 @@ class LinearCandidate(LogisticCandidate):
 
     def _link(self, z: np.ndarray) -> np.ndarray:
         return np.asarray(z)
+
+
+def _groups(rows: pd.DataFrame, key: str) -> np.ndarray:
+    """The customer of each row, for out-of-fold encodings (each row its own without a key)."""
+    return rows[key].to_numpy() if key in rows.columns else np.arange(len(rows))
