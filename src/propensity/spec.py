@@ -232,6 +232,20 @@ class FeaturesSection(_Section):
     max_levels: int = Field(default=10, ge=1, le=100)
 
     @staticmethod
+    def _year_ago_switch(value: object) -> object:
+        if value is True or value is False or value == "auto":
+            return value
+        raise PydanticCustomError(
+            "year_ago",
+            '{value} is not allowed; write true, false or "auto"',
+            {"value": repr(value)},
+        )
+
+    #: each events source's count (and measure sums) in the coming horizon's window one
+    #: year before the cutoff; "auto": when the events span more than 365 days + horizon
+    year_ago: Annotated[Literal[True, False, "auto"], BeforeValidator(_year_ago_switch)] = "auto"
+
+    @staticmethod
     def _holiday_dates(value: object) -> object:
         """ISO dates (or TOML dates), sorted and once each; anything else is refused."""
         if not isinstance(value, list | tuple):

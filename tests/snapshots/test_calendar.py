@@ -2,6 +2,7 @@
 
 import datetime as dt
 import importlib.util
+import json
 import math
 import shutil
 
@@ -14,11 +15,14 @@ from hypothesis import strategies as st
 
 from propensity.engine import Engine
 from propensity.errors import SpecError
+from propensity.project import Project
+from propensity.serving.model import fill_calendar
 from propensity.snapshots.calendar import (
     HOLIDAY_FEATURES,
     SEASON_FEATURES,
     calendar_features,
     calendar_on,
+    calendar_values,
 )
 from propensity.snapshots.cutoffs import day_number
 from propensity.snapshots.features import FeatureInfo
@@ -153,6 +157,27 @@ def test_every_value_is_the_calendar_of_the_cutoff_alone(duck, cutoffs, holidays
         for name in wanted:
             assert same(row[name], want[name]), (name, row, want)
 
+    # the service fills what a record leaves out with the same values, in plain Python
+    for cutoff, row in zip(cutoffs, frame.to_dict("records"), strict=True):
+        plain = calendar_values(cutoff, sorted(set(holidays)))
+        for name in wanted:
+            assert same(row[name], plain[name]), (name, cutoff)
+
+
+def test_the_service_fills_only_what_a_record_leaves_out():
+    day = dt.date(2024, 12, 1)
+    names = ["cutoff_month", "days_to_next_holiday"]
+    records = [
+        {"customer_id": 1},
+        {"customer_id": 2, "cutoff_month": 7, "days_to_next_holiday": None},
+        {"customer_id": 3, "cutoff_month": 5, "days_to_next_holiday": 3},
+    ]
+    filled = fill_calendar(records, names, day, [dt.date(2024, 12, 25)])
+    assert filled[0] == {"customer_id": 1, "cutoff_month": 12, "days_to_next_holiday": 24}
+    assert filled[1] == {"customer_id": 2, "cutoff_month": 7, "days_to_next_holiday": 24}
+    assert filled[2] is records[2]  # nothing left out: the record as sent
+    assert records[0] == {"customer_id": 1}  # the request's records are not changed
+
 
 # -- the switch ------------------------------------------------------------------------------
 
@@ -235,3 +260,41 @@ def test_spark_computes_the_same_calendar(duck, tmp_path):
         spark.close()
     want, _ = computed(duck, cutoffs, holidays=holidays)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_build_adds_the_calendar_of_each_cutoff_and_says_what_it_is(make_project):
+    tables = {
+        "customers.csv": pd.DataFrame({"customer_id": [1, 2], "signup_date": ["2022-01-01"] * 2}),
+        "orders.parquet": pd.DataFrame(
+            {
+                "customer_id": [1, 2, 1, 2],
+                "order_time": pd.to_datetime(
+                    ["2023-11-10", "2023-11-20", "2024-01-20", "2024-02-20"]
+                ),
+                "amount": [3.0, 4.0, 5.0, 6.0],
+                "channel": ["web", "web", "app", "app"],
+            }
+        ),
+    }
+    holidays = ["2023-12-25", "2024-12-25"]
+    spec = shop_spec(
+        cutoffs={"start": "2023-12-01", "every": "1mo", "end": "2024-03-01"},
+        features={"windows": ["30d"], "calendar": True, "holidays": holidays},
+    )
+    spec["sources"]["customers"].pop("pii")
+    result = Project.load(make_project(spec, tables)).build()
+    frame = pd.read_parquet(result.frame_path)
+    assert set(ALL) <= set(frame.columns)
+    for cutoff, row in frame.groupby("cutoff").first().iterrows():
+        day = pd.Timestamp(cutoff).date()
+        expected = by_hand(day, [dt.date.fromisoformat(h) for h in holidays])
+        for name in ALL:
+            assert same(row[name], expected[name]), (day, name)
+    infos = {f["name"]: f["info"] for f in json.loads(result.manifest_path.read_text())["features"]}
+    assert infos["cutoff_month"]["family"] == "calendar"
+    assert infos["days_to_next_holiday"]["family"] == "calendar"
+    # off: none of them
+    spec["features"]["calendar"] = False
+    spec["features"]["holidays"] = []
+    off = pd.read_parquet(Project.load(make_project(spec, tables)).build().frame_path)
+    assert not set(ALL) & set(off.columns)

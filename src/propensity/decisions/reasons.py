@@ -124,7 +124,7 @@ def _meaning(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None) -
         return _Feature(feature, "calendar", what=found.column or "")
     source = _words(_slug(found.source or ""))
     one = _singular(source)
-    if family in ("sum", "mean", "max", "sum_trend"):
+    if family in ("sum", "mean", "max", "sum_trend", "sum_year_ago"):
         what = _words(_slug(found.measure or ""))
     elif family in ("level_count", "level_share"):
         what = _words(_slug(found.category or ""))
@@ -291,6 +291,15 @@ def _render(f: _Feature, value: object, typical: object) -> str:
         return f"expected {s} in {f.horizon}: {_num(value)}{_typical(typical)}"
     if family == "bgnbd_p_no_event":
         return f"chance of no {s} in {f.horizon}: {_pct(value)}{_typical(typical, _pct)}"
+    if family == "count_year_ago":
+        return f"{_count(value, f)} in the same {_span(f.window)} last year{_typical(typical)}"
+    if family == "sum_year_ago":
+        if _missing(value):
+            return f"no {s} in the same {_span(f.window)} last year"
+        return (
+            f"total {f.what} of {s} in the same {_span(f.window)} last year: "
+            f"{_num(value)}{_typical(typical)}"
+        )
     when = _when(f.window)
     if family == "count":
         return f"{_count(value, f)} {when}{_typical(typical)}"
@@ -444,6 +453,8 @@ def label(feature: str, spec: Spec, info: Mapping[str, FeatureInfo] | None = Non
         "sum_trend": f"change in {f.what} of {s} {when}",
         "level_count": f"{s} with {f.what} = {f.level} {when}",
         "level_share": f"share of {s} with {f.what} = {f.level} {when}",
+        "count_year_ago": f"{s} in the same {_span(f.window)} last year",
+        "sum_year_ago": f"total {f.what} of {s} in the same {_span(f.window)} last year",
     }.get(f.family, feature)
 
 

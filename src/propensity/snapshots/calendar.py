@@ -57,7 +57,13 @@ import ibis.expr.types as ir
 from propensity.snapshots.cutoffs import EPOCH, day_number
 from propensity.snapshots.features import FeatureInfo
 
-__all__ = ["HOLIDAY_FEATURES", "SEASON_FEATURES", "calendar_features", "calendar_on"]
+__all__ = [
+    "HOLIDAY_FEATURES",
+    "SEASON_FEATURES",
+    "calendar_features",
+    "calendar_on",
+    "calendar_values",
+]
 
 #: the season's features, with the calendar part each one gives (its info's ``column``)
 SEASON_FEATURES = {
@@ -155,3 +161,31 @@ def calendar_features(
     parts = SEASON_FEATURES | HOLIDAY_FEATURES
     info = {name: FeatureInfo(name=name, family="calendar", column=parts[name]) for name in out}
     return out, info
+
+
+def calendar_values(day: dt.date, holidays: Sequence[dt.date] = ()) -> dict[str, float | None]:
+    """The calendar features of one day, in plain Python: what the service fills in.
+
+    The same values as :func:`calendar_features` computes in the engine, for every season
+    and holiday feature (the holiday ones None when no listed date lies on that side).
+
+    Examples
+    --------
+    >>> v = calendar_values(dt.date(2024, 12, 1), [dt.date(2024, 12, 25)])
+    >>> v["cutoff_month"], v["cutoff_quarter"], v["days_to_next_holiday"]
+    (12, 4, 24)
+    >>> v["days_since_last_holiday"] is None
+    True
+    """
+    angle = (day.month - 1) * (2 * math.pi / 12)
+    ahead = [(h - day).days for h in holidays if h >= day]
+    behind = [(day - h).days for h in holidays if h < day]
+    return {
+        "cutoff_month": day.month,
+        "cutoff_quarter": (day.month - 1) // 3 + 1,
+        "cutoff_day_of_year": day.timetuple().tm_yday,
+        "cutoff_month_sin": math.sin(angle),
+        "cutoff_month_cos": math.cos(angle),
+        "days_to_next_holiday": min(ahead) if ahead else None,
+        "days_since_last_holiday": min(behind) if behind else None,
+    }

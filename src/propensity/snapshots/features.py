@@ -31,6 +31,9 @@ Family = Literal[
     "sum_trend",
     "level_count",
     "level_share",
+    # per events source: the coming horizon's window one year before the cutoff
+    "count_year_ago",
+    "sum_year_ago",
     # per events source, over all history
     "days_since_last",
     "days_since_first",
@@ -62,7 +65,8 @@ class FeatureInfo(BaseModel):
     source
         The spec's name of the source it comes from (events or entity).
     window
-        The window it covers, as the spec writes it (``30d``, ``12w``), or ``all``.
+        The window it covers, as the spec writes it (``30d``, ``12w``), or ``all``; for
+        the year-ago families, the horizon (the window ``[t - 365, t - 365 + horizon)``).
     measure
         The measure column summed, averaged or maximised.
     category
