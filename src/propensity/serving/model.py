@@ -8,7 +8,9 @@ one call into the model; LightGBM gets that matrix directly, with no DataFrame.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +23,20 @@ from propensity.errors import NotServable, PropensityError
 from propensity.modeling.bgnbd import BGNBD
 from propensity.modeling.bundle import Bundle, load_bundle
 from propensity.modeling.derived import derived_columns, derived_inputs
+from propensity.snapshots.calendar import calendar_values
 from propensity.snapshots.features import FeatureInfo
 from propensity.snapshots.manifest import FrameManifest
 from propensity.spec import Spec
 from propensity.workspace import Workspace
 
-__all__ = ["Input", "ServedModel", "base_rate", "fallback_model", "load_served"]
+__all__ = [
+    "Input",
+    "ServedModel",
+    "base_rate",
+    "fallback_model",
+    "fill_calendar",
+    "load_served",
+]
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,21 @@ class ServedModel:
         }
 
     # -- scoring -------------------------------------------------------------------------
+
+    def with_calendar(
+        self, records: list[dict[str, Any]], day: dt.date | None = None
+    ) -> list[dict[str, Any]]:
+        """The records with the calendar features they leave out set to ``day``'s.
+
+        A bundle trained with ``[features] calendar`` (or ``holidays``) reads the cutoff's
+        month and days to holidays; a record sent to the service is scored now, so what it
+        does not say is the calendar of the request's day (UTC).
+        """
+        names = [n for n, f in self._info.items() if f.family == "calendar"]
+        if not names:
+            return records
+        today = day if day is not None else dt.datetime.now(dt.UTC).date()
+        return fill_calendar(records, names, today, self.spec.features.holidays)
 
     def scores(self, records: list[dict[str, Any]]) -> np.ndarray:
         """Calibrated scores of validated records (fields missing from a record are NaN)."""
@@ -249,6 +274,24 @@ class ServedModel:
         rows = bundle.prepare(self.frame(records))
         contribs, _ = contributions(bundle, rows)
         return reason_codes(contribs, rows, self._typical, self.spec, info=self._info)
+
+
+def fill_calendar(
+    records: list[dict[str, Any]],
+    names: Sequence[str],
+    day: dt.date,
+    holidays: Sequence[dt.date] = (),
+) -> list[dict[str, Any]]:
+    """Each record with the calendar features it leaves out set to those of ``day``.
+
+    A field sent as null counts as left out; a value a record sends is kept.
+    """
+    values = calendar_values(day, holidays)
+    out = []
+    for record in records:
+        missing = {n: values.get(n) for n in names if record.get(n) is None}
+        out.append({**record, **missing} if missing else record)
+    return out
 
 
 def base_rate(workspace: Path) -> float | None:

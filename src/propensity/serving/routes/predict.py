@@ -55,6 +55,7 @@ async def predict(request: Request, caller: Annotated[ApiKey, Depends(scorer)]) 
         found = model.history_problems(records, many)
     if found:
         raise problems(422, found)
+    records = model.with_calendar(records)  # what a record leaves out is today's
     scores = model.scores(records)
     unscorable = [n for n, v in enumerate(scores.tolist()) if not math.isfinite(v)]
     if unscorable:
